@@ -1,0 +1,230 @@
+//! The contextd metric catalog as plain data.
+//!
+//! This crate holds the one declarative table of the 31 contextd instruments (9 counters,
+//! 13 histograms, 9 observable gauges). It has no dependencies because two very different
+//! readers share it: `contextd-metrics` builds OpenTelemetry instruments from it at run time,
+//! and `contextd-metrics-macros` validates `#[instrument_op("component", "operation")]` against
+//! it at compile time. Services use it through `contextd_metrics::catalog()`.
+//!
+//! ```
+//! use contextd_metrics_catalog::{CATALOG, InstrumentKind};
+//!
+//! let counters = CATALOG.iter().filter(|s| s.kind == InstrumentKind::Counter).count();
+//! assert_eq!(counters, 9);
+//! let spec = contextd_metrics_catalog::find("contextd_checkpoint_duration_seconds").unwrap();
+//! assert_eq!(spec.unit, "s");
+//! ```
+#![forbid(unsafe_code)]
+
+mod table;
+
+pub use table::{CATALOG, buckets};
+
+/// What kind of OpenTelemetry instrument an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InstrumentKind {
+    /// A monotonic sum (`Counter`); its name ends in `_total`.
+    Counter,
+    /// A distribution with explicit bucket boundaries (`Histogram`).
+    Histogram,
+    /// An observable gauge whose value is read from a registered source at export time.
+    Gauge,
+}
+
+impl InstrumentKind {
+    /// The lower-case name used in the JSON rendering: `counter`, `histogram` or `gauge`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::Histogram => "histogram",
+            Self::Gauge => "gauge",
+        }
+    }
+}
+
+/// The numeric type an instrument records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    /// Unsigned 64-bit integer.
+    U64,
+    /// 64-bit float.
+    F64,
+    /// Signed 64-bit integer.
+    I64,
+}
+
+impl ValueType {
+    /// The lower-case name used in the JSON rendering: `u64`, `f64` or `i64`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::U64 => "u64",
+            Self::F64 => "f64",
+            Self::I64 => "i64",
+        }
+    }
+}
+
+/// The part of contextd an instrument belongs to. `#[instrument_op]` takes these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Component {
+    /// MCP tool calls handed to agents.
+    Mcp,
+    /// Checkpoints (saved agent context).
+    Checkpoint,
+    /// Remediations (known fixes for known errors).
+    Remediation,
+    /// Skills (reusable procedures agents apply).
+    Skill,
+    /// Embedding generation and its cache.
+    Embedding,
+    /// The vector store.
+    Database,
+    /// Agent executions.
+    Agent,
+    /// Tests, coverage, bugs and regression tests.
+    Testing,
+}
+
+impl Component {
+    /// Every component, in catalog order.
+    pub const ALL: [Component; 8] = [
+        Self::Mcp,
+        Self::Checkpoint,
+        Self::Remediation,
+        Self::Skill,
+        Self::Embedding,
+        Self::Database,
+        Self::Agent,
+        Self::Testing,
+    ];
+
+    /// The lower-case name, as written in `#[instrument_op("checkpoint", …)]`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Mcp => "mcp",
+            Self::Checkpoint => "checkpoint",
+            Self::Remediation => "remediation",
+            Self::Skill => "skill",
+            Self::Embedding => "embedding",
+            Self::Database => "database",
+            Self::Agent => "agent",
+            Self::Testing => "testing",
+        }
+    }
+
+    /// The component with this lower-case name, if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+/// Which values a label may take.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LabelValues {
+    /// Exactly these values, nothing else.
+    Closed(&'static [&'static str]),
+    /// Values chosen by the service's code (a model name, an agent name, a hashed project id),
+    /// never by user data; the slice holds the known ones or examples, possibly none.
+    Open(&'static [&'static str]),
+}
+
+impl LabelValues {
+    /// The listed values (all of them for a closed set, the known ones for an open set).
+    pub const fn listed(&self) -> &'static [&'static str] {
+        match self {
+            Self::Closed(values) | Self::Open(values) => values,
+        }
+    }
+
+    /// Whether values outside [`listed`](Self::listed) are allowed.
+    pub const fn is_open(&self) -> bool {
+        matches!(self, Self::Open(_))
+    }
+}
+
+/// One label (attribute key) of an instrument.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LabelSpec {
+    /// The attribute key, e.g. `operation`.
+    pub name: &'static str,
+    /// The values it may take.
+    pub values: LabelValues,
+}
+
+/// One entry of the catalog: everything needed to create, document and query an instrument.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InstrumentSpec {
+    /// The final Prometheus/VictoriaMetrics series name, used verbatim as the instrument name.
+    pub name: &'static str,
+    /// Counter, histogram or observable gauge.
+    pub kind: InstrumentKind,
+    /// The recorded numeric type.
+    pub value_type: ValueType,
+    /// The UCUM unit (`s`, `1`, `By`, `%`, `USD`, or an annotation such as `{call}`).
+    pub unit: &'static str,
+    /// One line saying what is measured.
+    pub description: &'static str,
+    /// The part of contextd it belongs to.
+    pub component: Component,
+    /// Its labels, in the order callers pass them.
+    pub labels: &'static [LabelSpec],
+    /// Explicit bucket boundaries for histograms; `None` for counters and gauges.
+    pub buckets: Option<&'static [f64]>,
+}
+
+impl InstrumentSpec {
+    /// The label with this name, if the instrument has it.
+    pub fn label(&self, name: &str) -> Option<&'static LabelSpec> {
+        self.labels.iter().find(|l| l.name == name)
+    }
+
+    /// Whether the instrument is recorded synchronously (counters and histograms), as opposed
+    /// to observed from a source at export time (gauges).
+    pub const fn is_synchronous(&self) -> bool {
+        !matches!(self.kind, InstrumentKind::Gauge)
+    }
+}
+
+/// The catalog entry with this exact name, if there is one.
+pub fn find(name: &str) -> Option<&'static InstrumentSpec> {
+    CATALOG.iter().find(|s| s.name == name)
+}
+
+/// The catalog entry with this exact name, evaluated at compile time.
+///
+/// Used by `contextd_metrics::Meters` so that a misspelt name fails the build rather than a
+/// service at start-up. Outside a `const` context prefer [`find`].
+///
+/// ```
+/// const SPEC: &contextd_metrics_catalog::InstrumentSpec =
+///     contextd_metrics_catalog::require("contextd_embedding_cost_total");
+/// assert_eq!(SPEC.unit, "USD");
+/// ```
+///
+/// # Panics
+/// When no entry has that name; in a `const` item that panic is a compile error.
+pub const fn require(name: &str) -> &'static InstrumentSpec {
+    let mut i = 0;
+    while i < CATALOG.len() {
+        if const_str_eq(CATALOG[i].name, name) {
+            return &CATALOG[i];
+        }
+        i += 1;
+    }
+    panic!("no instrument with that name in the contextd catalog")
+}
+
+const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}

@@ -1,0 +1,66 @@
+//! Recording on a warm series with static attributes allocates nothing: measured with a
+//! counting global allocator on the recording thread.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use contextd_metrics::Meters;
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the wrapper only counts.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: as for `alloc`, and `ptr` came from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[test]
+fn warm_counter_and_histogram_recording_allocates_nothing() {
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+        .build();
+    let meters = Meters::new(&provider.meter(contextd_metrics::METER_NAME));
+    const ATTRS: fn() -> [KeyValue; 2] =
+        || [KeyValue::new("operation", "create"), KeyValue::new("status", "success")];
+    let record = || {
+        meters.checkpoint_operations.add(1, &ATTRS());
+        meters.checkpoint_duration.record(0.003, &ATTRS()[..1]);
+    };
+    // The first call creates the series (that allocates, once).
+    assert!(allocations_during(record) > 0, "the counting allocator does not count");
+    let warm = allocations_during(|| {
+        for _ in 0..10_000 {
+            record();
+        }
+    });
+    assert_eq!(warm, 0, "allocations in 10 000 warm calls");
+    provider.shutdown().unwrap();
+}

@@ -1,0 +1,1 @@
+//! One-call OpenTelemetry setup for contextd services.
