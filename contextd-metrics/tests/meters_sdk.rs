@@ -21,8 +21,8 @@ fn record_once_on_every_instrument(m: &Meters) {
     m.skill_operations.add(1, &[kv("operation", "apply"), kv("status", "success")]);
     let model = kv("model", "text-embedding-3-small");
     m.embedding_operations.add(1, &[kv("provider", "openai"), model.clone()]);
-    m.embedding_tokens.add(812, &[model.clone()]);
-    m.embedding_cost.add(0.00001624, &[model.clone()]);
+    m.embedding_tokens.add(812, std::slice::from_ref(&model));
+    m.embedding_cost.add(0.00001624, std::slice::from_ref(&model));
     let db = [kv("operation", "search"), kv("database", "shared"), kv("collection", "checkpoints")];
     m.database_operations.add(1, &db);
     m.database_errors.add(1, &[kv("error_type", "not_found"), kv("database", "shared")]);

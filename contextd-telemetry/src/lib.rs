@@ -1,1 +1,154 @@
 //! One-call OpenTelemetry setup for contextd services.
+//!
+//! [`init()`] reads the standard `OTEL_*` environment variables, starts the metric and span
+//! exporters (OTLP over HTTP or gRPC, console, Prometheus pull), sets the global providers,
+//! binds [`contextd_metrics::meters()`] to them and bridges `tracing` spans into the same traces.
+//! The returned [`TelemetryGuard`] flushes and shuts everything down within a deadline.
+//!
+//! ```no_run
+//! use opentelemetry::KeyValue;
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // e.g. OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://127.0.0.1:8428/opentelemetry/v1/metrics
+//!     let telemetry = contextd_telemetry::init()?;
+//!
+//!     contextd_metrics::meters().checkpoint_operations.add(
+//!         1,
+//!         &[KeyValue::new("operation", "create"), KeyValue::new("status", "success")],
+//!     );
+//!
+//!     telemetry.shutdown()?; // flushes; never takes longer than 5 s
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Where things live: [`config`] parses every variable, `metrics.rs` and `traces.rs` build the
+//! providers, [`naming`] translates names the way Prometheus backends do, and `guard.rs` keeps
+//! shutdown within its deadline.
+#![forbid(unsafe_code)]
+
+pub mod config;
+mod console;
+mod error;
+mod exposition;
+mod guard;
+mod metrics;
+pub mod naming;
+mod prometheus;
+mod report;
+mod resource;
+mod traces;
+mod transport;
+
+use std::sync::Arc;
+
+use opentelemetry::metrics::MeterProvider as _;
+
+pub use config::{
+    BatchSpanConfig, MetricsExporter, OtlpCompression, OtlpProtocol, OtlpSignalConfig, SamplerConfig,
+    TelemetryConfig, TracesExporter,
+};
+pub use error::{ShutdownError, TelemetryError};
+pub use guard::TelemetryGuard;
+pub use report::ExportStats;
+
+/// The instrumentation scope of the spans this crate and `#[instrument_op]` create.
+pub const TRACER_NAME: &str = "contextd";
+
+/// Starts telemetry as the environment describes; see [`TelemetryConfig::from_env`].
+///
+/// # Errors
+/// A malformed variable, a second `init` while a guard is alive, or an exporter that cannot
+/// be built (e.g. the Prometheus port is taken).
+pub fn init() -> Result<TelemetryGuard, TelemetryError> {
+    TelemetryConfig::from_env()?.init()
+}
+
+impl TelemetryConfig {
+    /// Starts telemetry with this configuration: exporters, global providers, the global
+    /// [`contextd_metrics::meters()`] and the `tracing` bridge.
+    ///
+    /// Works the same from a plain `fn main` and inside any tokio runtime: the SDK exports on
+    /// its own threads and gRPC runs on a private runtime.
+    ///
+    /// # Errors
+    /// As for [`init()`].
+    pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
+        self.validate()?;
+        if self.disabled {
+            return Ok(TelemetryGuard::disabled());
+        }
+        guard::claim()?;
+        match start(&self) {
+            Ok(guard) => Ok(guard),
+            Err(error) => {
+                guard::ACTIVE.store(false, std::sync::atomic::Ordering::SeqCst);
+                Err(error)
+            }
+        }
+    }
+}
+
+fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    let transport = transport::Transport::default();
+    let metrics_report = Arc::new(report::ExportReport::new("metrics"));
+    let traces_report = Arc::new(report::ExportReport::new("traces"));
+    let metrics = metrics::build(config, &transport, &metrics_report)?;
+    let tracer_provider = traces::build(config, &transport, &traces_report)?;
+
+    opentelemetry::global::set_meter_provider(metrics.provider.clone());
+    opentelemetry::global::set_tracer_provider(tracer_provider.clone());
+    contextd_metrics::bind_global_meters(&metrics.provider.meter(contextd_metrics::METER_NAME));
+    if config.install_tracing_subscriber {
+        install_tracing_subscriber();
+    }
+    let parts = guard::Parts {
+        meter_provider: metrics.provider,
+        tracer_provider,
+        prometheus: metrics.prometheus,
+        transport,
+        metrics_report,
+        traces_report,
+    };
+    Ok(TelemetryGuard::running(parts, config.shutdown_timeout))
+}
+
+/// Points the globals back at no-op providers, so nothing records into a shut-down pipeline.
+fn unset_globals() {
+    opentelemetry::global::set_meter_provider(opentelemetry::metrics::noop::NoopMeterProvider::new());
+    opentelemetry::global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
+    contextd_metrics::bind_global_meters(&opentelemetry::global::meter(contextd_metrics::METER_NAME));
+}
+
+/// A `tracing` layer that turns `tracing` spans into OpenTelemetry spans of the global tracer
+/// provider, for services that compose their own subscriber (then call
+/// [`TelemetryConfig::with_tracing_subscriber(false)`](TelemetryConfig::with_tracing_subscriber)).
+///
+/// Entering a `tracing` span also makes it the current OpenTelemetry context, so spans created
+/// through either API nest into one trace.
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt as _;
+///
+/// let subscriber = tracing_subscriber::registry().with(contextd_telemetry::tracing_layer());
+/// # drop(subscriber);
+/// ```
+pub fn tracing_layer<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer().with_tracer(opentelemetry::global::tracer(TRACER_NAME))
+}
+
+/// Installs `registry + tracing_layer()` as the global `tracing` subscriber unless the process
+/// already has one (then the service's own subscriber stays, and it may add `tracing_layer`).
+fn install_tracing_subscriber() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let subscriber = tracing_subscriber::registry().with(tracing_layer());
+    let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
+/// The README's adoption example, compiled as a doctest so it cannot rot.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

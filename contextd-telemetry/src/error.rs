@@ -1,0 +1,75 @@
+//! Everything that can go wrong when setting telemetry up or tearing it down.
+
+use std::time::Duration;
+
+/// Why [`init`](crate::init) or [`TelemetryConfig::init`](crate::TelemetryConfig::init) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelemetryError {
+    /// An environment variable holds a value that cannot be used.
+    #[error("{variable}={value:?} is not valid: expected {expected}")]
+    InvalidEnv {
+        /// The variable, e.g. `OTEL_METRIC_EXPORT_INTERVAL`.
+        variable: &'static str,
+        /// The value found.
+        value: String,
+        /// What would be valid.
+        expected: String,
+    },
+    /// A value given to a builder method cannot be used.
+    #[error("invalid telemetry configuration: {setting} = {value}: expected {expected}")]
+    InvalidConfig {
+        /// The setting, named after its builder method.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What would be valid.
+        expected: String,
+    },
+    /// Telemetry is already running in this process.
+    #[error(
+        "telemetry is already initialised in this process; keep the first TelemetryGuard, \
+         or shut it down before initialising again"
+    )]
+    AlreadyInitialized,
+    /// An exporter could not be built.
+    #[error("building the {signal} exporter failed: {message}")]
+    Exporter {
+        /// `metrics` or `traces`.
+        signal: &'static str,
+        /// What the exporter reported.
+        message: String,
+    },
+    /// The Prometheus pull endpoint could not listen on its address.
+    #[error("the Prometheus endpoint cannot listen on {address}: {source}")]
+    PrometheusBind {
+        /// The address from `OTEL_EXPORTER_PROMETHEUS_HOST`/`PORT`.
+        address: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A thread or runtime that telemetry needs could not be started.
+    #[error("starting {what} failed: {source}")]
+    Runtime {
+        /// What was being started.
+        what: &'static str,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+/// What failed while flushing or shutting down; every part is attempted even when another fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("telemetry {operation} failed: {}", failures.join("; "))]
+pub struct ShutdownError {
+    /// `shutdown` or `force_flush`.
+    pub operation: &'static str,
+    /// One line per failed part, e.g. `metrics: deadline of 5s exceeded`.
+    pub failures: Vec<String>,
+}
+
+impl ShutdownError {
+    pub(crate) fn deadline(signal: &str, deadline: Duration) -> String {
+        format!("{signal}: deadline of {deadline:?} exceeded")
+    }
+}

@@ -1,0 +1,132 @@
+//! Collected metrics as Prometheus text exposition (format 0.0.4): what the console exporter
+//! prints and what the pull endpoint serves. Names follow [`crate::naming`], so they are the
+//! series names VictoriaMetrics stores.
+
+use std::fmt::{Display, Write as _};
+
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
+
+use crate::naming::{SeriesKind, prometheus_name, sanitize_label_name};
+
+/// Writes every metric of `metrics` to `out` in Prometheus text format.
+pub(crate) fn render(metrics: &ResourceMetrics, out: &mut String) {
+    for scope in metrics.scope_metrics() {
+        for metric in scope.metrics() {
+            match metric.data() {
+                AggregatedMetrics::F64(data) => render_metric(metric, data, out),
+                AggregatedMetrics::U64(data) => render_metric(metric, data, out),
+                AggregatedMetrics::I64(data) => render_metric(metric, data, out),
+            }
+        }
+    }
+}
+
+/// A recorded number, written the way Prometheus parses it.
+trait Sample: Copy + Display {
+    fn write(self, out: &mut String) {
+        let _ = write!(out, "{self}");
+    }
+}
+impl Sample for u64 {}
+impl Sample for i64 {}
+impl Sample for f64 {
+    fn write(self, out: &mut String) {
+        if self.is_nan() {
+            out.push_str("NaN");
+        } else if self.is_infinite() {
+            out.push_str(if self > 0.0 { "+Inf" } else { "-Inf" });
+        } else {
+            let _ = write!(out, "{self}");
+        }
+    }
+}
+
+fn render_metric<T: Sample>(metric: &Metric, data: &MetricData<T>, out: &mut String) {
+    let unit = metric.unit();
+    match data {
+        MetricData::Sum(sum) => {
+            let kind = if sum.is_monotonic() { SeriesKind::Counter } else { SeriesKind::Gauge };
+            let name = prometheus_name(metric.name(), unit, kind);
+            header(out, &name, metric.description(), if sum.is_monotonic() { "counter" } else { "gauge" });
+            for point in sum.data_points() {
+                sample(out, &name, "", point.attributes(), None, point.value());
+            }
+        }
+        MetricData::Gauge(gauge) => {
+            let name = prometheus_name(metric.name(), unit, SeriesKind::Gauge);
+            header(out, &name, metric.description(), "gauge");
+            for point in gauge.data_points() {
+                sample(out, &name, "", point.attributes(), None, point.value());
+            }
+        }
+        MetricData::Histogram(histogram) => {
+            let name = prometheus_name(metric.name(), unit, SeriesKind::Histogram);
+            header(out, &name, metric.description(), "histogram");
+            for point in histogram.data_points() {
+                let mut cumulative = 0u64;
+                let mut buf = String::new();
+                for (bound, count) in point.bounds().zip(point.bucket_counts()) {
+                    cumulative += count;
+                    buf.clear();
+                    bound.write(&mut buf);
+                    sample(out, &name, "_bucket", point.attributes(), Some(&buf), cumulative);
+                }
+                sample(out, &name, "_bucket", point.attributes(), Some("+Inf"), point.count());
+                sample(out, &name, "_sum", point.attributes(), None, point.sum());
+                sample(out, &name, "_count", point.attributes(), None, point.count());
+            }
+        }
+        MetricData::ExponentialHistogram(_) => {
+            // Never configured by this crate; Prometheus text has no native form for it.
+            let _ = writeln!(out, "# {} is an exponential histogram and is not shown here", metric.name());
+        }
+    }
+}
+
+fn header(out: &mut String, name: &str, description: &str, kind: &str) {
+    if !description.is_empty() {
+        let _ = writeln!(out, "# HELP {name} {}", description.replace('\\', "\\\\").replace('\n', "\\n"));
+    }
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn sample<'a, T: Sample>(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    attributes: impl Iterator<Item = &'a KeyValue>,
+    le: Option<&str>,
+    value: T,
+) {
+    out.push_str(name);
+    out.push_str(suffix);
+    let mut first = true;
+    let mut label = |out: &mut String, key: &str, value: &str| {
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        out.push_str(key);
+        out.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    };
+    for kv in attributes {
+        label(out, &sanitize_label_name(kv.key.as_str()), &kv.value.as_str());
+    }
+    if let Some(le) = le {
+        label(out, "le", le);
+    }
+    if !first {
+        out.push('}');
+    }
+    out.push(' ');
+    value.write(out);
+    out.push('\n');
+}

@@ -1,0 +1,230 @@
+//! `TelemetryGuard`: flush and shutdown with a deadline that is really kept.
+//!
+//! The SDK's own shutdown ignores its timeout and `force_flush` has none, so each operation
+//! runs on a helper thread and the caller waits for it at most until the deadline. On a
+//! missed deadline the helper is left to finish in the background; the caller goes on.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+use crate::error::{ShutdownError, TelemetryError};
+use crate::prometheus::PrometheusEndpoint;
+use crate::report::{ExportReport, ExportStats};
+use crate::transport::Transport;
+
+/// Set while a guard is alive, so a second `init` is refused instead of replacing providers
+/// under a running service.
+pub(crate) static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// What a running telemetry instance owns.
+pub(crate) struct Parts {
+    pub(crate) meter_provider: SdkMeterProvider,
+    pub(crate) tracer_provider: SdkTracerProvider,
+    pub(crate) prometheus: Option<PrometheusEndpoint>,
+    pub(crate) transport: Transport,
+    pub(crate) metrics_report: Arc<ExportReport>,
+    pub(crate) traces_report: Arc<ExportReport>,
+}
+
+/// Keeps telemetry running; [`shutdown`](Self::shutdown) or drop it to flush and stop.
+///
+/// Shutdown never takes longer than its deadline (5 s unless
+/// [`TelemetryConfig::with_shutdown_timeout`](crate::TelemetryConfig::with_shutdown_timeout)
+/// says otherwise), whatever state the backend is in.
+#[must_use = "dropping the guard shuts telemetry down at once"]
+pub struct TelemetryGuard {
+    parts: Option<Parts>,
+    prometheus_address: Option<SocketAddr>,
+    deadline: Duration,
+    metrics_report: Arc<ExportReport>,
+    traces_report: Arc<ExportReport>,
+    owns_globals: bool,
+}
+
+impl std::fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryGuard")
+            .field("running", &self.parts.is_some())
+            .field("prometheus_address", &self.prometheus_address)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelemetryGuard {
+    pub(crate) fn running(parts: Parts, deadline: Duration) -> Self {
+        Self {
+            prometheus_address: parts.prometheus.as_ref().map(PrometheusEndpoint::address),
+            metrics_report: parts.metrics_report.clone(),
+            traces_report: parts.traces_report.clone(),
+            parts: Some(parts),
+            deadline,
+            owns_globals: true,
+        }
+    }
+
+    /// The guard of a disabled SDK (`OTEL_SDK_DISABLED=true`): owns nothing.
+    pub(crate) fn disabled() -> Self {
+        Self {
+            parts: None,
+            prometheus_address: None,
+            deadline: Duration::ZERO,
+            metrics_report: Arc::default(),
+            traces_report: Arc::default(),
+            owns_globals: false,
+        }
+    }
+
+    /// The address the Prometheus endpoint listens on, when that exporter is in use.
+    pub fn prometheus_address(&self) -> Option<SocketAddr> {
+        self.prometheus_address
+    }
+
+    /// Export outcomes of metrics since `init`.
+    pub fn metrics_export_stats(&self) -> ExportStats {
+        self.metrics_report.stats()
+    }
+
+    /// Export outcomes of spans since `init`.
+    pub fn traces_export_stats(&self) -> ExportStats {
+        self.traces_report.stats()
+    }
+
+    /// Exports everything recorded so far, waiting at most for the shutdown deadline.
+    ///
+    /// Do not call it from a current-thread runtime's own thread with the SDK's providers in
+    /// hand; this method is safe there because the work runs on a helper thread.
+    ///
+    /// # Errors
+    /// Which signal failed or missed the deadline.
+    pub fn force_flush(&self) -> Result<(), ShutdownError> {
+        let Some(parts) = &self.parts else { return Ok(()) };
+        let (meters, tracers) = (parts.meter_provider.clone(), parts.tracer_provider.clone());
+        run_with_deadline(
+            "force_flush",
+            self.deadline,
+            vec![
+                ("metrics", Box::new(move || meters.force_flush().map_err(|e| e.to_string()))),
+                ("traces", Box::new(move || tracers.force_flush().map_err(|e| e.to_string()))),
+            ],
+            Box::new(|| {}),
+        )
+    }
+
+    /// Flushes and stops every exporter, waiting at most for the deadline. Recording after
+    /// shutdown is a no-op, and `init` may be called again.
+    ///
+    /// # Errors
+    /// Which signal failed or missed the deadline; the rest was shut down regardless.
+    pub fn shutdown(mut self) -> Result<(), ShutdownError> {
+        self.shutdown_inner()
+    }
+
+    fn shutdown_inner(&mut self) -> Result<(), ShutdownError> {
+        let Some(parts) = self.parts.take() else { return Ok(()) };
+        if self.owns_globals {
+            crate::unset_globals();
+        }
+        let Parts { meter_provider, tracer_provider, mut prometheus, transport, .. } = parts;
+        let result = run_with_deadline(
+            "shutdown",
+            self.deadline,
+            vec![
+                (
+                    "metrics",
+                    Box::new(move || {
+                        let result = meter_provider.shutdown().map_err(|e| e.to_string());
+                        if let Some(endpoint) = prometheus.as_mut() {
+                            endpoint.stop();
+                        }
+                        result
+                    }),
+                ),
+                ("traces", Box::new(move || tracer_provider.shutdown().map_err(|e| e.to_string()))),
+            ],
+            // Dropped once both are done, on a helper thread: HTTP clients and runtimes must not
+            // be dropped on the caller's async runtime threads, nor while an export uses them.
+            Box::new(move || drop(transport)),
+        );
+        ACTIVE.store(false, Ordering::SeqCst);
+        result
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Err(error) = self.shutdown_inner() {
+            eprintln!("contextd-telemetry: {error}");
+        }
+    }
+}
+
+/// One part of a flush or shutdown, named by its signal.
+type Task = (&'static str, Box<dyn FnOnce() -> Result<(), String> + Send>);
+
+/// Runs each task on a helper thread and waits for them together until `deadline`; `after`
+/// runs once every task has finished, however late.
+fn run_with_deadline(
+    operation: &'static str,
+    deadline: Duration,
+    tasks: Vec<Task>,
+    after: Box<dyn FnOnce() + Send>,
+) -> Result<(), ShutdownError> {
+    let until = Instant::now() + deadline;
+    let (done, outcomes) = mpsc::channel();
+    let mut failures = Vec::new();
+    let mut pending: Vec<&'static str> = Vec::new();
+    let mut workers = Vec::new();
+    for (signal, task) in tasks {
+        let done = done.clone();
+        let worker = std::thread::Builder::new()
+            .name(format!("contextd-{operation}-{signal}"))
+            .spawn(move || drop(done.send((signal, task()))));
+        match worker {
+            Ok(worker) => {
+                workers.push(worker);
+                pending.push(signal);
+            }
+            Err(e) => failures.push(format!("{signal}: cannot start a helper thread: {e}")),
+        }
+    }
+    drop(done);
+    let reaper = std::thread::Builder::new().name(format!("contextd-{operation}-reaper")).spawn(move || {
+        for worker in workers {
+            let _ = worker.join();
+        }
+        after();
+    });
+    if let Err(e) = reaper {
+        failures.push(format!("cannot start the cleanup thread: {e}"));
+    }
+    while !pending.is_empty() {
+        let left = until.saturating_duration_since(Instant::now());
+        match outcomes.recv_timeout(left) {
+            Ok((signal, result)) => {
+                pending.retain(|s| *s != signal);
+                if let Err(e) = result {
+                    failures.push(format!("{signal}: {e}"));
+                }
+            }
+            Err(_) => {
+                failures.extend(pending.drain(..).map(|signal| ShutdownError::deadline(signal, deadline)));
+            }
+        }
+    }
+    if failures.is_empty() { Ok(()) } else { Err(ShutdownError { operation, failures }) }
+}
+
+/// The error for a second `init` while a guard is alive.
+pub(crate) fn claim() -> Result<(), TelemetryError> {
+    ACTIVE
+        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+        .map(drop)
+        .map_err(|_| TelemetryError::AlreadyInitialized)
+}

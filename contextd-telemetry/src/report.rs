@@ -1,0 +1,117 @@
+//! Export outcomes: counted always, logged to stderr at most once a minute per signal, so a
+//! dead collector produces a readable trickle of messages, not a flood.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+/// The shortest time between two logged export errors of one signal.
+const LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Export counts of one signal.
+#[derive(Debug, Default)]
+pub(crate) struct ExportReport {
+    signal: &'static str,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+    /// When the last error was logged, and how many failures went unlogged since.
+    log: Mutex<(Option<Instant>, u64)>,
+}
+
+/// A snapshot of the export outcomes of one signal since `init`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportStats {
+    /// Exports that the backend accepted.
+    pub succeeded: u64,
+    /// Exports that failed (after the exporter's own retries) or timed out.
+    pub failed: u64,
+}
+
+impl ExportReport {
+    pub(crate) fn new(signal: &'static str) -> Self {
+        Self { signal, ..Self::default() }
+    }
+
+    pub(crate) fn record(&self, result: &OTelSdkResult) {
+        let Err(error) = result else {
+            self.succeeded.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        let Ok(mut log) = self.log.lock() else { return };
+        let (last, unlogged) = &mut *log;
+        if last.is_some_and(|at| at.elapsed() < LOG_INTERVAL) {
+            *unlogged += 1;
+            return;
+        }
+        let also = if *unlogged > 0 {
+            format!(" ({unlogged} more failures since the last message)")
+        } else {
+            String::new()
+        };
+        // The error text names the endpoint and the cause; header values never reach it.
+        eprintln!("contextd-telemetry: {} export failed{also}: {error}", self.signal);
+        *last = Some(Instant::now());
+        *unlogged = 0;
+    }
+
+    pub(crate) fn stats(&self) -> ExportStats {
+        ExportStats {
+            succeeded: self.succeeded.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// An exporter wrapper that records every export's outcome in an [`ExportReport`].
+#[derive(Debug)]
+pub(crate) struct Reporting<E> {
+    pub(crate) inner: E,
+    pub(crate) report: Arc<ExportReport>,
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for Reporting<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let result = self.inner.export(metrics).await;
+        self.report.record(&result);
+        result
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for Reporting<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let result = self.inner.export(batch).await;
+        self.report.record(&result);
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
+    }
+}

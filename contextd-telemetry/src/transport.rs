@@ -1,0 +1,93 @@
+//! What the OTLP exporters run on: a blocking HTTP client, and for gRPC a private tokio runtime.
+//!
+//! Neither depends on the caller: the SDK exports from its own threads, so a plain `fn main`
+//! works, and nothing here is created or dropped on a runtime thread of the caller's, which
+//! would panic (blocking clients and runtimes refuse to be dropped inside async contexts).
+
+use std::time::Duration;
+
+use crate::error::TelemetryError;
+
+/// The shared transport resources of one telemetry instance.
+#[derive(Debug, Default)]
+pub(crate) struct Transport {
+    #[cfg(feature = "grpc")]
+    runtime: std::sync::OnceLock<tokio::runtime::Runtime>,
+}
+
+impl Transport {
+    /// A blocking HTTP client with `timeout` per request, built on a helper thread so that
+    /// calling from inside a tokio runtime cannot panic.
+    pub(crate) fn http_client(&self, timeout: Duration) -> Result<reqwest::blocking::Client, TelemetryError> {
+        let connect_timeout = timeout.min(Duration::from_secs(5));
+        std::thread::Builder::new()
+            .name("contextd-otlp-client".into())
+            .spawn(move || {
+                reqwest::blocking::Client::builder().timeout(timeout).connect_timeout(connect_timeout).build()
+            })
+            .map_err(|source| TelemetryError::Runtime { what: "the HTTP client thread", source })?
+            .join()
+            .map_err(|_| TelemetryError::Exporter {
+                signal: "otlp",
+                message: "building the HTTP client panicked".into(),
+            })?
+            .map_err(|e| TelemetryError::Exporter {
+                signal: "otlp",
+                message: format!("building the HTTP client: {e}"),
+            })
+    }
+
+    /// Enters the private gRPC runtime (started on first use) while an exporter is built.
+    #[cfg(feature = "grpc")]
+    pub(crate) fn enter_grpc(&self) -> Result<tokio::runtime::EnterGuard<'_>, TelemetryError> {
+        if self.runtime.get().is_none() {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("contextd-otlp-grpc")
+                .enable_all()
+                .build()
+                .map_err(|source| TelemetryError::Runtime { what: "the gRPC runtime", source })?;
+            let _ = self.runtime.set(runtime);
+        }
+        self.runtime.get().map(tokio::runtime::Runtime::enter).ok_or_else(|| TelemetryError::Runtime {
+            what: "the gRPC runtime",
+            source: std::io::Error::other("the runtime was not stored"),
+        })
+    }
+}
+
+/// gRPC metadata from header pairs, each key and value validated.
+#[cfg(feature = "grpc")]
+pub(crate) fn grpc_metadata(
+    headers: &[(String, String)],
+    signal: &'static str,
+) -> Result<opentelemetry_otlp::tonic_types::metadata::MetadataMap, TelemetryError> {
+    use tonic::metadata::{MetadataKey, MetadataValue};
+    let mut map = opentelemetry_otlp::tonic_types::metadata::MetadataMap::new();
+    for (name, value) in headers {
+        let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| {
+            TelemetryError::Exporter {
+                signal,
+                message: format!("header name {name:?} is not valid gRPC metadata"),
+            }
+        })?;
+        let value = MetadataValue::try_from(value.as_str()).map_err(|_| TelemetryError::Exporter {
+            signal,
+            // Never the value itself: it is usually a secret.
+            message: format!("the value of header {name:?} is not valid gRPC metadata (visible ASCII only)"),
+        })?;
+        map.insert(key, value);
+    }
+    Ok(map)
+}
+
+/// The error for `grpc` without the `grpc` cargo feature.
+#[cfg(not(feature = "grpc"))]
+pub(crate) fn grpc_unavailable(signal: &'static str) -> TelemetryError {
+    TelemetryError::Exporter {
+        signal,
+        message: "OTLP protocol `grpc` needs contextd-telemetry's `grpc` cargo feature; \
+                  enable it or use `http/protobuf`"
+            .into(),
+    }
+}
