@@ -1,0 +1,130 @@
+//! A dead, stalled or failing backend never blocks or crashes the service: recording goes on,
+//! export failures are counted, and shutdown returns within its deadline (measured).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Fault, FaultyEndpoint, eventually, refusing_url, serial};
+use contextd_telemetry::{SamplerConfig, TelemetryConfig};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::Tracer as _;
+
+const DEADLINE: Duration = Duration::from_secs(2);
+
+/// Resident set size of this process in bytes, from /proc.
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+fn run_against(metrics_url: String, traces_url: String) {
+    let telemetry = TelemetryConfig::from_lookup(|_| None)
+        .unwrap()
+        .with_otlp_metrics_endpoint(metrics_url)
+        .with_otlp_traces_endpoint(traces_url)
+        .with_otlp_timeout(Duration::from_millis(500))
+        .with_metric_export_interval(Duration::from_millis(200))
+        .with_sampler(SamplerConfig::AlwaysOn)
+        .with_shutdown_timeout(DEADLINE)
+        .with_tracing_subscriber(false)
+        .init()
+        .unwrap();
+
+    // The service keeps working while exports fail in the background.
+    let rss_before = rss_bytes();
+    let attrs = [KeyValue::new("operation", "create"), KeyValue::new("status", "success")];
+    let tracer = opentelemetry::global::tracer("contextd");
+    let started = Instant::now();
+    let mut calls = 0u64;
+    while started.elapsed() < Duration::from_millis(1500) {
+        contextd_metrics::meters().checkpoint_operations.add(1, &attrs);
+        if calls.is_multiple_of(1000) {
+            tracer.in_span("checkpoint.create", |_| {});
+        }
+        calls += 1;
+    }
+    assert!(calls > 10_000, "recording was starved: {calls} calls in 1.5 s");
+    eventually(Duration::from_secs(10), "a counted metrics export failure", || {
+        (telemetry.metrics_export_stats().failed > 0).then_some(())
+    });
+    assert_eq!(telemetry.metrics_export_stats().succeeded, 0);
+    let growth = rss_bytes().saturating_sub(rss_before);
+    assert!(growth < 64 << 20, "resident memory grew by {growth} bytes while the backend was down");
+
+    let flush_started = Instant::now();
+    let flushed = telemetry.force_flush();
+    assert!(flushed.is_err(), "a flush to a broken backend reports failure");
+    assert!(
+        flush_started.elapsed() < DEADLINE + Duration::from_millis(500),
+        "flush took {:?}",
+        flush_started.elapsed()
+    );
+
+    let shutdown_started = Instant::now();
+    let _ = telemetry.shutdown();
+    let took = shutdown_started.elapsed();
+    assert!(took < DEADLINE + Duration::from_millis(500), "shutdown took {took:?}, deadline {DEADLINE:?}");
+    eprintln!("shutdown took {took:?}");
+}
+
+#[test]
+fn endpoint_refusing_connections() {
+    let _serial = serial();
+    run_against(refusing_url("/v1/metrics"), refusing_url("/v1/traces"));
+}
+
+#[test]
+fn endpoint_that_accepts_and_never_answers() {
+    let _serial = serial();
+    let metrics = FaultyEndpoint::start(Fault::Stall);
+    let traces = FaultyEndpoint::start(Fault::Stall);
+    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"));
+    assert!(*metrics.requests.lock().unwrap() > 0, "the exporter reached the stalled endpoint");
+}
+
+#[test]
+fn endpoint_answering_500() {
+    let _serial = serial();
+    let metrics = FaultyEndpoint::start(Fault::Status500);
+    let traces = FaultyEndpoint::start(Fault::Status500);
+    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"));
+    assert!(*metrics.requests.lock().unwrap() > 0);
+}
+
+#[test]
+fn shutdown_deadline_holds_when_export_hangs() {
+    let _serial = serial();
+    let stalled = FaultyEndpoint::start(Fault::Stall);
+    // A long exporter timeout: without our deadline, shutdown would wait for it.
+    let telemetry = TelemetryConfig::from_lookup(|_| None)
+        .unwrap()
+        .with_otlp_metrics_endpoint(stalled.url("/v1/metrics"))
+        .with_otlp_traces_endpoint(stalled.url("/v1/traces"))
+        .with_otlp_timeout(Duration::from_secs(30))
+        .with_shutdown_timeout(Duration::from_millis(800))
+        .with_tracing_subscriber(false)
+        .init()
+        .unwrap();
+    contextd_metrics::meters()
+        .skill_operations
+        .add(1, &[KeyValue::new("operation", "apply"), KeyValue::new("status", "success")]);
+    let started = Instant::now();
+    let error = telemetry.shutdown().expect_err("the export cannot finish");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_millis(1500),
+        "shutdown took {took:?}"
+    );
+    assert!(error.to_string().contains("deadline of 800ms exceeded"), "{error}");
+    // A new instance can start right away.
+    let again = TelemetryConfig::from_lookup(|_| None)
+        .unwrap()
+        .with_metrics_exporter(contextd_telemetry::MetricsExporter::None)
+        .with_traces_exporter(contextd_telemetry::TracesExporter::None)
+        .with_tracing_subscriber(false)
+        .init()
+        .expect("init after shutdown");
+    again.shutdown().unwrap();
+}

@@ -1,0 +1,121 @@
+//! init and shutdown: once at a time, from a plain thread or any tokio runtime, `meters()`
+//! before and after, a disabled SDK, and the Prometheus pull endpoint scraped over HTTP.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use common::serial;
+use contextd_telemetry::{MetricsExporter, TelemetryConfig, TelemetryError, TracesExporter};
+use opentelemetry::KeyValue;
+
+fn prometheus_config() -> TelemetryConfig {
+    TelemetryConfig::from_lookup(|_| None)
+        .unwrap()
+        .with_service_name("contextd-lifecycle")
+        .with_metrics_exporter(MetricsExporter::Prometheus)
+        .with_prometheus_address("127.0.0.1", 0)
+        .with_traces_exporter(TracesExporter::None)
+        .with_tracing_subscriber(false)
+}
+
+/// A GET over a plain socket (usable from inside async code without a blocking client).
+fn get(address: SocketAddr, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_owned(), body.to_owned())
+}
+
+fn record_create(count: u64) {
+    let attrs = [KeyValue::new("operation", "create"), KeyValue::new("status", "success")];
+    contextd_metrics::meters().checkpoint_operations.add(count, &attrs);
+}
+
+#[test]
+fn meters_record_nothing_before_init_and_everything_after() {
+    let _serial = serial();
+    record_create(5); // before init: goes nowhere
+    let telemetry = prometheus_config().init().unwrap();
+    record_create(1);
+    let address = telemetry.prometheus_address().expect("prometheus endpoint");
+    let (status, body) = get(address, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        body.contains("contextd_checkpoint_operations_total{operation=\"create\",status=\"success\"} 1\n"),
+        "{body}"
+    );
+    assert!(body.contains("# TYPE contextd_checkpoint_operations_total counter"), "{body}");
+    let (status, _) = get(address, "/other");
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    telemetry.shutdown().unwrap();
+    assert!(TcpStream::connect(address).is_err(), "the endpoint stops with the guard");
+}
+
+#[test]
+fn second_init_while_running_is_a_clear_error_and_init_after_shutdown_works() {
+    let _serial = serial();
+    let first = prometheus_config().init().unwrap();
+    let error = prometheus_config().init().unwrap_err();
+    assert!(matches!(error, TelemetryError::AlreadyInitialized));
+    assert!(error.to_string().contains("already initialised"), "{error}");
+    first.shutdown().unwrap();
+    let second = prometheus_config().init().expect("init after shutdown");
+    record_create(2);
+    let (_, body) = get(second.prometheus_address().unwrap(), "/metrics");
+    assert!(body.contains("status=\"success\"} 2\n"), "records go to the new pipeline: {body}");
+    drop(second); // drop shuts down too
+    prometheus_config().init().expect("init after drop").shutdown().unwrap();
+}
+
+#[test]
+fn disabled_sdk_exports_nothing_and_claims_nothing() {
+    let _serial = serial();
+    let disabled = TelemetryConfig::from_lookup(|name| (name == "OTEL_SDK_DISABLED").then(|| "true".into()))
+        .unwrap()
+        .with_metrics_exporter(MetricsExporter::Prometheus)
+        .init()
+        .unwrap();
+    assert_eq!(disabled.prometheus_address(), None);
+    record_create(1);
+    disabled.force_flush().unwrap();
+    prometheus_config().init().expect("a disabled guard does not block init").shutdown().unwrap();
+}
+
+#[test]
+fn taken_port_is_an_error_naming_the_address() {
+    let _serial = serial();
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let error = prometheus_config().with_prometheus_address("127.0.0.1", port).init().unwrap_err();
+    assert!(error.to_string().contains(&format!("127.0.0.1:{port}")), "{error}");
+    prometheus_config().init().expect("a failed init releases the claim").shutdown().unwrap();
+}
+
+#[test]
+fn works_inside_a_multi_thread_runtime() {
+    let _serial = serial();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        // OTLP/HTTP with its blocking client, built and dropped from async code: must not panic.
+        let otlp = TelemetryConfig::from_lookup(|_| None)
+            .unwrap()
+            .with_otlp_metrics_endpoint(common::refusing_url("/v1/metrics"))
+            .with_otlp_traces_endpoint(common::refusing_url("/v1/traces"))
+            .with_otlp_timeout(std::time::Duration::from_millis(200))
+            .with_tracing_subscriber(false)
+            .init()
+            .unwrap();
+        record_create(1);
+        let _ = otlp.force_flush();
+        drop(otlp);
+        let telemetry = prometheus_config().init().unwrap();
+        tokio::spawn(async { record_create(3) }).await.unwrap();
+        let (_, body) = get(telemetry.prometheus_address().unwrap(), "/metrics");
+        assert!(body.contains("status=\"success\"} 3\n"), "{body}");
+        telemetry.shutdown().unwrap();
+    });
+}
