@@ -16,8 +16,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod operations;
 mod table;
 
+pub use operations::{OperationShape, operation_shape};
 pub use table::{CATALOG, buckets};
 
 /// What kind of OpenTelemetry instrument an entry is.

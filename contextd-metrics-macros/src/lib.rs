@@ -1,5 +1,44 @@
-//! Procedural macros of `contextd-metrics`; use them through that crate's re-exports.
+//! Procedural macros of `contextd-metrics`; use them through its re-exports
+//! (`contextd_metrics::instrument_op`, `contextd_metrics::instrument_ops`).
 //!
-//! The macros validate component and operation names against the same catalog table that
+//! Component and operation names are validated against the same catalog table that
 //! `contextd-metrics` uses at run time (`contextd-metrics-catalog`), so a name can never exist
-//! in one and not the other.
+//! in one and not the other. `attr.rs` parses and validates; `expand.rs` generates code.
+
+mod attr;
+mod expand;
+
+use proc_macro::TokenStream;
+
+/// Records every call of a function as one operation of a catalog component: the component's
+/// operations counter (with `status`), its duration histogram and a span named
+/// `<component>.<operation>`. See `contextd_metrics::instrument_op` for the full description.
+#[proc_macro_attribute]
+pub fn instrument_op(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = syn::parse_macro_input!(args as attr::OpArgs);
+    let function = syn::parse_macro_input!(item as syn::ItemFn);
+    let parts = expand::FnParts {
+        attrs: &function.attrs,
+        vis: &function.vis,
+        sig: &function.sig,
+        block: &function.block,
+    };
+    expand::instrument_fn(&args, parts).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// `#[instrument_op]` for every method of an impl block, each an operation named after the
+/// method. See `contextd_metrics::instrument_ops`.
+#[proc_macro_attribute]
+pub fn instrument_ops(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = syn::parse_macro_input!(args as attr::OpsArgs);
+    let item: syn::Item = syn::parse_macro_input!(item as syn::Item);
+    let syn::Item::Impl(block) = item else {
+        return syn::Error::new_spanned(
+            item,
+            "`#[instrument_ops]` goes on an `impl` block; use `#[instrument_op]` on a function",
+        )
+        .into_compile_error()
+        .into();
+    };
+    expand::instrument_impl(&args, block).unwrap_or_else(syn::Error::into_compile_error).into()
+}

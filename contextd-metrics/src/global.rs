@@ -7,7 +7,7 @@
 //! telemetry a handful of times at most (once in production, once per test in test suites).
 
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 
@@ -18,11 +18,40 @@ static UNBOUND: LazyLock<Meters> = LazyLock::new(|| {
     Meters::new(&opentelemetry::metrics::noop::NoopMeterProvider::new().meter(crate::METER_NAME))
 });
 
-/// The current binding; null until the first `bind_global_meters`.
-static BOUND: AtomicPtr<Meters> = AtomicPtr::new(std::ptr::null_mut());
+/// One binding: the meters and a number that changes with every binding, so that call sites
+/// can tell their cached handles are stale.
+struct BoundMeters {
+    generation: u64,
+    meters: Meters,
+}
 
-/// The process-wide [`Meters`]. Before telemetry is initialised it records into nothing; after
-/// `contextd_telemetry::init()` it records into the global meter provider.
+/// The current binding; null while telemetry is not running.
+static BOUND: AtomicPtr<BoundMeters> = AtomicPtr::new(std::ptr::null_mut());
+static GENERATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// What `meters()` is bound to right now.
+pub(crate) enum Binding {
+    /// Telemetry is not running: record nothing.
+    Unbound,
+    /// Telemetry is running with these meters.
+    Bound { generation: u64, meters: &'static Meters },
+}
+
+#[inline]
+pub(crate) fn binding() -> Binding {
+    let bound = BOUND.load(Ordering::Acquire);
+    if bound.is_null() {
+        return Binding::Unbound;
+    }
+    // SAFETY: every non-null value stored in BOUND comes from `Box::leak` in
+    // `bind_global_meters` and is never freed, so it is valid for 'static and never mutated.
+    let bound = unsafe { &*bound };
+    Binding::Bound { generation: bound.generation, meters: &bound.meters }
+}
+
+/// The process-wide [`Meters`]. Before telemetry is initialised (and after it is shut down) it
+/// records into nothing; after `contextd_telemetry::init()` it records into the global meter
+/// provider.
 ///
 /// It costs one atomic load. Call it where you record rather than keeping the reference across
 /// an initialisation: a reference taken before `init` keeps recording into nothing.
@@ -35,20 +64,27 @@ static BOUND: AtomicPtr<Meters> = AtomicPtr::new(std::ptr::null_mut());
 ///     &[KeyValue::new("operation", "apply"), KeyValue::new("status", "success")],
 /// );
 /// ```
+#[inline]
 pub fn meters() -> &'static Meters {
-    let bound = BOUND.load(Ordering::Acquire);
-    if bound.is_null() {
-        return &UNBOUND;
+    match binding() {
+        Binding::Bound { meters, .. } => meters,
+        Binding::Unbound => &UNBOUND,
     }
-    // SAFETY: every non-null value stored in BOUND comes from `Box::leak` in
-    // `bind_global_meters` and is never freed, so it is valid for 'static and never mutated.
-    unsafe { &*bound }
 }
 
-/// Rebinds [`meters()`] to instruments created on `meter`. Called by `contextd_telemetry`
-/// after it sets the global meter provider, and with a no-op meter at shutdown.
+/// Rebinds [`meters()`] and every `#[instrument_op]` call site to instruments created on
+/// `meter`. Called by `contextd_telemetry` after it sets the global meter provider.
 #[doc(hidden)]
 pub fn bind_global_meters(meter: &Meter) {
-    let leaked: &'static mut Meters = Box::leak(Box::new(Meters::new(meter)));
+    let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1;
+    let leaked: &'static mut BoundMeters =
+        Box::leak(Box::new(BoundMeters { generation, meters: Meters::new(meter) }));
     BOUND.store(leaked, Ordering::Release);
+}
+
+/// Returns [`meters()`] and the call sites to recording nothing, at no cost per call. Called
+/// by `contextd_telemetry` at shutdown.
+#[doc(hidden)]
+pub fn unbind_global_meters() {
+    BOUND.store(std::ptr::null_mut(), Ordering::Release);
 }

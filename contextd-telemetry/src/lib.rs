@@ -117,7 +117,7 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
 fn unset_globals() {
     opentelemetry::global::set_meter_provider(opentelemetry::metrics::noop::NoopMeterProvider::new());
     opentelemetry::global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
-    contextd_metrics::bind_global_meters(&opentelemetry::global::meter(contextd_metrics::METER_NAME));
+    contextd_metrics::unbind_global_meters();
 }
 
 /// A `tracing` layer that turns `tracing` spans into OpenTelemetry spans of the global tracer

@@ -1,0 +1,212 @@
+//! Code generation: the wrapped function body.
+//!
+//! The signature, attributes and visibility stay as written; only the body changes. The
+//! original body runs inside a closure (sync) or an async block (async) whose output type is
+//! pinned to the declared return type, so `?`, `return` and inference behave as before.
+
+use contextd_metrics_catalog::Component;
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::visit_mut::VisitMut;
+use syn::{
+    Attribute, Block, Expr, ExprAsync, ImplItem, ItemImpl, ReturnType, Signature, Stmt, Type, Visibility,
+};
+
+use crate::attr::{OpArgs, OpsArgs};
+
+/// A function's parts, as found on free functions and methods alike.
+pub(crate) struct FnParts<'a> {
+    pub(crate) attrs: &'a [Attribute],
+    pub(crate) vis: &'a Visibility,
+    pub(crate) sig: &'a Signature,
+    pub(crate) block: &'a Block,
+}
+
+pub(crate) fn instrument_fn(args: &OpArgs, f: FnParts<'_>) -> syn::Result<TokenStream> {
+    if let Some(constness) = &f.sig.constness {
+        return Err(syn::Error::new_spanned(
+            constness,
+            "`#[instrument_op]` cannot wrap a `const fn`: recording metrics is not possible at compile time",
+        ));
+    }
+    let FnParts { attrs, vis, sig, block } = f;
+    let body = if sig.asyncness.is_some() {
+        let ret = return_type(sig);
+        let future = quote!(::contextd_metrics::__private::typed_future::<#ret, _>(async move #block));
+        wrap_async(args, future)
+    } else if let Some(boxed_async) = async_trait_body(block) {
+        // `#[async_trait]` ran first: wrap the future it boxes.
+        let wrapped = wrap_async(args, quote!(#boxed_async));
+        let leading = &block.stmts[..block.stmts.len() - 1];
+        quote!({ #(#leading)* ::std::boxed::Box::pin(async move #wrapped) })
+    } else {
+        wrap_sync(args, return_type(sig), block)
+    };
+    Ok(quote!(#(#attrs)* #vis #sig #body))
+}
+
+/// The statements that set up a call: the static site, the op timer and the span.
+fn start(args: &OpArgs) -> TokenStream {
+    let component = component_path(args.component);
+    let operation = &args.operation;
+    let span_name = format!("{}.{}", args.component.as_str(), args.operation);
+    let start = match args.labels.as_slice() {
+        [first, second] => quote! {
+            __CONTEXTD_SITE.start_labelled(
+                ::core::convert::AsRef::<str>::as_ref(&(#first)),
+                ::core::convert::AsRef::<str>::as_ref(&(#second)),
+            )
+        },
+        _ => quote!(__CONTEXTD_SITE.start()),
+    };
+    quote! {
+        static __CONTEXTD_SITE: ::contextd_metrics::__private::OpSite =
+            ::contextd_metrics::__private::OpSite::new(#component, #operation);
+        let __contextd_op = #start;
+        let __contextd_span = ::contextd_metrics::__private::tracing::info_span!(#span_name);
+    }
+}
+
+/// Records the outcome of `__contextd_ret` and returns it.
+fn finish() -> TokenStream {
+    quote! {
+        {
+            #[allow(unused_imports)]
+            use ::contextd_metrics::__private::{ClassifyAny as _, ClassifyResult as _, ClassifyTypedError as _};
+            __contextd_op.finish(
+                (&&&::contextd_metrics::__private::Classify(&__contextd_ret)).__contextd_outcome(),
+            );
+        }
+        __contextd_ret
+    }
+}
+
+fn wrap_sync(args: &OpArgs, ret: TokenStream, block: &Block) -> TokenStream {
+    let start = start(args);
+    let finish = finish();
+    // The closure carries the body's own span, so errors in the body point at the user's code.
+    let call = quote_spanned!(block_span(block) =>
+        #[allow(clippy::redundant_closure_call)]
+        ::contextd_metrics::__private::typed_call::<#ret, _>(move || #block)
+    );
+    quote!({
+        #start
+        let __contextd_ret = {
+            let __contextd_entered = __contextd_span.enter();
+            #call
+        };
+        #finish
+    })
+}
+
+fn wrap_async(args: &OpArgs, future: TokenStream) -> TokenStream {
+    let start = start(args);
+    let finish = finish();
+    quote!({
+        #start
+        let __contextd_ret =
+            ::contextd_metrics::__private::tracing::Instrument::instrument(#future, __contextd_span).await;
+        #finish
+    })
+}
+
+fn block_span(block: &Block) -> Span {
+    block.brace_token.span.join()
+}
+
+/// The declared return type with every `impl Trait` replaced by `_`, which the helper's type
+/// parameter can infer but could not name.
+fn return_type(sig: &Signature) -> TokenStream {
+    match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => {
+            let mut ty = (**ty).clone();
+            struct ImplToInfer;
+            impl VisitMut for ImplToInfer {
+                fn visit_type_mut(&mut self, ty: &mut Type) {
+                    if let Type::ImplTrait(_) = ty {
+                        *ty = syn::parse_quote!(_);
+                    } else {
+                        syn::visit_mut::visit_type_mut(self, ty);
+                    }
+                }
+            }
+            ImplToInfer.visit_type_mut(&mut ty);
+            quote!(#ty)
+        }
+    }
+}
+
+/// The body `#[async_trait]` generates, `Box::pin(async move { … })`, if this is one.
+fn async_trait_body(block: &Block) -> Option<&ExprAsync> {
+    let Some(Stmt::Expr(Expr::Call(call), None)) = block.stmts.last() else { return None };
+    let Expr::Path(path) = &*call.func else { return None };
+    let segments: Vec<String> = path.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    if !segments.ends_with(&["Box".to_owned(), "pin".to_owned()]) || call.args.len() != 1 {
+        return None;
+    }
+    match call.args.first() {
+        Some(Expr::Async(async_block)) if async_block.capture.is_some() => Some(async_block),
+        _ => None,
+    }
+}
+
+fn component_path(component: Component) -> TokenStream {
+    let variant = syn::Ident::new(
+        match component {
+            Component::Mcp => "Mcp",
+            Component::Checkpoint => "Checkpoint",
+            Component::Remediation => "Remediation",
+            Component::Skill => "Skill",
+            Component::Embedding => "Embedding",
+            Component::Database => "Database",
+            Component::Agent => "Agent",
+            Component::Testing => "Testing",
+        },
+        Span::call_site(),
+    );
+    quote!(::contextd_metrics::__private::Component::#variant)
+}
+
+/// `#[instrument_ops("component")]`: every method is an operation named after it, except those
+/// marked `#[skip_instrument]` or carrying their own `#[instrument_op]`.
+pub(crate) fn instrument_impl(args: &OpsArgs, mut item: ItemImpl) -> syn::Result<TokenStream> {
+    let shape = contextd_metrics_catalog::operation_shape(args.component)
+        .ok_or_else(|| syn::Error::new_spanned(&args.component_lit, "component without operations"))?;
+    let mut errors: Option<syn::Error> = None;
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(method) = impl_item else { continue };
+        let before = method.attrs.len();
+        method.attrs.retain(|a| !a.path().is_ident("skip_instrument"));
+        let has_own =
+            method.attrs.iter().any(|a| a.path().segments.last().is_some_and(|s| s.ident == "instrument_op"));
+        if method.attrs.len() != before || has_own {
+            continue;
+        }
+        let name = method.sig.ident.to_string();
+        let literal = syn::LitStr::new(&name, method.sig.ident.span());
+        let result = crate::attr::operation(&literal, args.component, &shape).and_then(|operation| {
+            let op = OpArgs { component: args.component, operation, labels: Vec::new() };
+            let parts =
+                FnParts { attrs: &method.attrs, vis: &method.vis, sig: &method.sig, block: &method.block };
+            instrument_fn(&op, parts)
+        });
+        match result {
+            Ok(tokens) => *impl_item = ImplItem::Verbatim(tokens),
+            Err(error) => {
+                let error = syn::Error::new(
+                    method.sig.ident.span(),
+                    format!("{error} (add `#[skip_instrument]` to leave this method out)"),
+                );
+                match &mut errors {
+                    Some(all) => all.combine(error),
+                    None => errors = Some(error),
+                }
+            }
+        }
+    }
+    match errors {
+        Some(errors) => Err(errors),
+        None => Ok(quote!(#item)),
+    }
+}

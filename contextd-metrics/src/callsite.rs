@@ -1,0 +1,368 @@
+//! The runtime of `#[instrument_op]`: one static [`OpSite`] per annotated function.
+//!
+//! A site resolves its attribute sets once — bound instrument handles for each status, or for
+//! each of a few label combinations taken from arguments — so a call costs a clock read pair
+//! and a couple of atomic adds: no attribute hashing, no lock, no allocation. Handles belong to
+//! one binding of the global meters; when telemetry is re-initialised the site rebuilds them on
+//! its next call. Every set of handles is leaked on purpose (see `global.rs`): a few hundred
+//! bytes per site and initialisation.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::time::Instant;
+
+use contextd_metrics_catalog::{Component, OperationShape, operation_shape};
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{BoundCounter, BoundHistogram};
+
+use crate::Meters;
+use crate::global::{Binding, binding};
+
+/// How a wrapped call ended; the `status` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Status {
+    /// Returned normally (`Ok` for a `Result`).
+    Success = 0,
+    /// Returned `Err`, or panicked.
+    Error = 1,
+    /// An async call whose future was dropped before it completed.
+    Cancelled = 2,
+}
+
+impl Status {
+    const ALL: [Status; 3] = [Status::Success, Status::Error, Status::Cancelled];
+
+    /// The label value: `success`, `error` or `cancelled`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Classifies an error for the `error_type` label of `contextd_database_errors_total` (and the
+/// `error.type` of spans). Errors that do not implement it are recorded as `other`.
+///
+/// ```
+/// use contextd_metrics::ErrorType;
+///
+/// enum StoreError { Timeout, Missing }
+///
+/// impl ErrorType for StoreError {
+///     fn error_type(&self) -> &'static str {
+///         match self {
+///             StoreError::Timeout => "connection_timeout",
+///             StoreError::Missing => "not_found",
+///         }
+///     }
+/// }
+/// ```
+pub trait ErrorType {
+    /// One of the catalog's `error_type` values: `connection_timeout`, `query_failed`,
+    /// `not_found`, `permission_denied` or `other`. Any other value is recorded as `other`,
+    /// which keeps the label's cardinality bounded.
+    fn error_type(&self) -> &'static str;
+}
+
+/// The outcome of one call: its status and, for errors, the error type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// The status label.
+    pub status: Status,
+    /// The error type, `other` unless the error implements [`ErrorType`].
+    pub error_type: &'static str,
+}
+
+impl Outcome {
+    /// A successful call.
+    pub const SUCCESS: Outcome = Outcome { status: Status::Success, error_type: "" };
+
+    /// A failed call of this error type.
+    pub const fn error(error_type: &'static str) -> Outcome {
+        Outcome { status: Status::Error, error_type }
+    }
+}
+
+/// The catalog's `error_type` values; anything else becomes `other`.
+fn known_error_type(error_type: &'static str) -> &'static str {
+    match error_type {
+        "connection_timeout" | "query_failed" | "not_found" | "permission_denied" => error_type,
+        _ => "other",
+    }
+}
+
+/// Bound handles of a status-shaped site (checkpoint, remediation, skill, mcp).
+struct StatusHandles {
+    counters: [BoundCounter<u64>; 3],
+    duration: BoundHistogram<f64>,
+}
+
+/// Handles for one combination of argument labels (database, collection / provider, model).
+struct LabelledHandles {
+    first: Box<str>,
+    second: Box<str>,
+    counter: BoundCounter<u64>,
+    duration: BoundHistogram<f64>,
+}
+
+/// Distinct argument-label combinations a site binds; further ones take the unbound path.
+const LABEL_CACHE: usize = 8;
+
+#[allow(clippy::large_enum_variant, reason = "built once per site and binding, never moved on a hot path")]
+enum Handles {
+    Status(StatusHandles),
+    Agent([BoundHistogram<f64>; 3]),
+    Labelled([OnceLock<LabelledHandles>; LABEL_CACHE]),
+}
+
+/// One binding's handles of one site.
+struct SiteHandles {
+    generation: u64,
+    meters: &'static Meters,
+    handles: Handles,
+}
+
+/// The static state of one `#[instrument_op]` call site.
+pub struct OpSite {
+    component: Component,
+    operation: &'static str,
+    current: AtomicPtr<SiteHandles>,
+}
+
+impl std::fmt::Debug for OpSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OpSite({}.{})", self.component.as_str(), self.operation)
+    }
+}
+
+impl OpSite {
+    /// A site for `component`/`operation`; the macro has checked both against the catalog.
+    pub const fn new(component: Component, operation: &'static str) -> Self {
+        Self { component, operation, current: AtomicPtr::new(std::ptr::null_mut()) }
+    }
+
+    /// Starts timing a call of a site without argument labels.
+    #[inline]
+    pub fn start(&'static self) -> Op {
+        self.start_labelled("", "")
+    }
+
+    /// Starts timing a call whose labels `first` and `second` come from arguments
+    /// (database, collection / provider, model).
+    #[inline]
+    pub fn start_labelled(&'static self, first: &str, second: &str) -> Op {
+        let Binding::Bound { generation, meters } = binding() else {
+            // Telemetry not initialised: record nothing and read no clock.
+            return Op { site: self, target: Target::Inert, started: None, finished: false };
+        };
+        let handles = self.handles(generation, meters);
+        let target = match &handles.handles {
+            Handles::Status(status) => Target::Status(status),
+            Handles::Agent(durations) => Target::Agent(durations),
+            Handles::Labelled(cache) => self.labelled(cache, handles.meters, first, second),
+        };
+        Op { site: self, target, started: Some(Instant::now()), finished: false }
+    }
+
+    /// This binding's handles, built on the first call after a (re)binding.
+    #[inline]
+    fn handles(&'static self, generation: u64, meters: &'static Meters) -> &'static SiteHandles {
+        let current = self.current.load(Ordering::Acquire);
+        if !current.is_null() {
+            // SAFETY: non-null values come from `Box::leak` below and are never freed.
+            let handles = unsafe { &*current };
+            if handles.generation == generation {
+                return handles;
+            }
+        }
+        self.rebuild(generation, meters)
+    }
+
+    #[cold]
+    fn rebuild(&'static self, generation: u64, meters: &'static Meters) -> &'static SiteHandles {
+        let handles = match operation_shape(self.component) {
+            Some(OperationShape::Status { .. }) => {
+                let (counter, duration) = status_instruments(meters, self.component);
+                let operation_key = if self.component == Component::Mcp { "tool_name" } else { "operation" };
+                let operation = KeyValue::new(operation_key, self.operation);
+                Handles::Status(StatusHandles {
+                    counters: Status::ALL.map(|status| {
+                        counter.bind(&[operation.clone(), KeyValue::new("status", status.as_str())])
+                    }),
+                    duration: duration.bind(&[operation]),
+                })
+            }
+            Some(OperationShape::Agent { .. }) => Handles::Agent(Status::ALL.map(|status| {
+                meters
+                    .agent_duration
+                    .bind(&[KeyValue::new("agent", self.operation), KeyValue::new("status", status.as_str())])
+            })),
+            Some(OperationShape::Database { .. } | OperationShape::Embedding { .. }) | None => {
+                Handles::Labelled(std::array::from_fn(|_| OnceLock::new()))
+            }
+        };
+        let leaked: &'static mut SiteHandles =
+            Box::leak(Box::new(SiteHandles { generation, meters, handles }));
+        self.current.store(leaked, Ordering::Release);
+        leaked
+    }
+
+    /// The cached handles for these argument labels, binding them into a free slot if needed.
+    fn labelled(
+        &'static self,
+        cache: &'static [OnceLock<LabelledHandles>; LABEL_CACHE],
+        meters: &'static Meters,
+        first: &str,
+        second: &str,
+    ) -> Target {
+        for slot in cache {
+            match slot.get() {
+                Some(entry) if *entry.first == *first && *entry.second == *second => {
+                    return Target::Labelled(entry);
+                }
+                Some(_) => continue,
+                None => {
+                    let entry = slot.get_or_init(|| self.bind_labels(meters, first, second));
+                    if *entry.first == *first && *entry.second == *second {
+                        return Target::Labelled(entry);
+                    }
+                }
+            }
+        }
+        Target::Unbound { meters, first: first.into(), second: second.into() }
+    }
+
+    fn bind_labels(&self, meters: &Meters, first: &str, second: &str) -> LabelledHandles {
+        let (counter_labels, duration_labels) = self.labels(first, second);
+        let (counter, duration) = self.labelled_instruments(meters);
+        LabelledHandles {
+            first: first.into(),
+            second: second.into(),
+            counter: counter.bind(&counter_labels),
+            duration: duration.bind(&duration_labels),
+        }
+    }
+
+    fn labelled_instruments<'m>(
+        &self,
+        meters: &'m Meters,
+    ) -> (&'m opentelemetry::metrics::Counter<u64>, &'m opentelemetry::metrics::Histogram<f64>) {
+        if self.component == Component::Database {
+            (&meters.database_operations, &meters.database_duration)
+        } else {
+            (&meters.embedding_operations, &meters.embedding_duration)
+        }
+    }
+
+    /// Counter and duration attributes of a labelled site, in catalog order.
+    fn labels(&self, first: &str, second: &str) -> (Vec<KeyValue>, Vec<KeyValue>) {
+        let (first, second) = (first.to_owned(), second.to_owned());
+        if self.component == Component::Database {
+            let operation = KeyValue::new("operation", self.operation);
+            let database = KeyValue::new("database", first);
+            (
+                vec![operation.clone(), database.clone(), KeyValue::new("collection", second)],
+                vec![operation, database],
+            )
+        } else {
+            let labels = vec![KeyValue::new("provider", first), KeyValue::new("model", second)];
+            (labels.clone(), labels)
+        }
+    }
+}
+
+fn status_instruments(
+    meters: &Meters,
+    component: Component,
+) -> (&opentelemetry::metrics::Counter<u64>, &opentelemetry::metrics::Histogram<f64>) {
+    match component {
+        Component::Mcp => (&meters.mcp_tool_calls, &meters.mcp_tool_duration),
+        Component::Remediation => (&meters.remediation_operations, &meters.remediation_duration),
+        Component::Skill => (&meters.skill_operations, &meters.skill_duration),
+        _ => (&meters.checkpoint_operations, &meters.checkpoint_duration),
+    }
+}
+
+enum Target {
+    Inert,
+    Status(&'static StatusHandles),
+    Agent(&'static [BoundHistogram<f64>; 3]),
+    Labelled(&'static LabelledHandles),
+    /// Past the label cache: attributes resolved per call (allocates; rare by design).
+    Unbound {
+        meters: &'static Meters,
+        first: Box<str>,
+        second: Box<str>,
+    },
+}
+
+/// One call in progress. [`finish`](Op::finish) records its outcome; dropped unfinished it
+/// records `error` while panicking and `cancelled` otherwise (a dropped future).
+#[must_use = "an Op records when finished or dropped"]
+pub struct Op {
+    site: &'static OpSite,
+    target: Target,
+    started: Option<Instant>,
+    finished: bool,
+}
+
+impl Op {
+    /// Records the call's outcome and duration.
+    #[inline]
+    pub fn finish(mut self, outcome: Outcome) {
+        self.finished = true;
+        self.record(outcome);
+    }
+
+    #[inline]
+    fn record(&self, outcome: Outcome) {
+        let Some(started) = self.started else { return };
+        let seconds = started.elapsed().as_secs_f64();
+        let status = outcome.status as usize;
+        let database_error = outcome.status == Status::Error && self.site.component == Component::Database;
+        match &self.target {
+            Target::Inert => {}
+            Target::Status(handles) => {
+                handles.counters[status].add(1);
+                handles.duration.record(seconds);
+            }
+            Target::Agent(durations) => durations[status].record(seconds),
+            Target::Labelled(handles) => {
+                handles.counter.add(1);
+                handles.duration.record(seconds);
+                if database_error {
+                    record_database_error(outcome, &handles.first);
+                }
+            }
+            Target::Unbound { meters, first, second } => {
+                let (counter_labels, duration_labels) = self.site.labels(first, second);
+                let (counter, duration) = self.site.labelled_instruments(meters);
+                counter.add(1, &counter_labels);
+                duration.record(seconds, &duration_labels);
+                if database_error {
+                    record_database_error(outcome, first);
+                }
+            }
+        }
+    }
+}
+
+fn record_database_error(outcome: Outcome, database: &str) {
+    if let Binding::Bound { meters, .. } = binding() {
+        let error_type = KeyValue::new("error_type", known_error_type(outcome.error_type));
+        meters.database_errors.add(1, &[error_type, KeyValue::new("database", database.to_owned())]);
+    }
+}
+
+impl Drop for Op {
+    fn drop(&mut self) {
+        if !self.finished {
+            let status = if std::thread::panicking() { Status::Error } else { Status::Cancelled };
+            let error_type = if status == Status::Error { "other" } else { "" };
+            self.record(Outcome { status, error_type });
+        }
+    }
+}
