@@ -55,7 +55,12 @@ impl Parse for OpArgs {
                 let valid = if expected.is_empty() {
                     format!("`{}` takes no arguments", component.as_str())
                 } else {
-                    format!("valid arguments for `{}`: {}", component.as_str(), backticked(expected))
+                    format!(
+                        "valid arguments for `{}`: {}{}",
+                        component.as_str(),
+                        backticked(expected),
+                        suggestion(&name.to_string(), expected)
+                    )
                 };
                 return Err(syn::Error::new_spanned(&name, format!("unknown argument `{name}`; {valid}")));
             };

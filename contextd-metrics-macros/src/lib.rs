@@ -16,7 +16,14 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn instrument_op(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = syn::parse_macro_input!(args as attr::OpArgs);
-    let function = syn::parse_macro_input!(item as syn::ItemFn);
+    let function = match syn::parse::<syn::Item>(item) {
+        Ok(syn::Item::Fn(function)) => function,
+        Ok(other) => {
+            let message = "`#[instrument_op]` goes on a function or method; use `#[instrument_ops]` on an impl block";
+            return syn::Error::new_spanned(other, message).into_compile_error().into();
+        }
+        Err(error) => return error.into_compile_error().into(),
+    };
     let parts = expand::FnParts {
         attrs: &function.attrs,
         vis: &function.vis,

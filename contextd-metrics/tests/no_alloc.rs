@@ -36,6 +36,16 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
+#[contextd_metrics::instrument_op("checkpoint", "create")]
+fn create(fail: bool) -> Result<u32, String> {
+    if fail { Err(String::new()) } else { Ok(1) }
+}
+
+#[contextd_metrics::instrument_op("database", "search", database = "shared", collection = collection)]
+fn search(collection: &str) -> usize {
+    collection.len()
+}
+
 fn allocations_during(f: impl FnOnce()) -> u64 {
     let before = ALLOCATIONS.with(Cell::get);
     f();
@@ -62,5 +72,26 @@ fn warm_counter_and_histogram_recording_allocates_nothing() {
         }
     });
     assert_eq!(warm, 0, "allocations in 10 000 warm calls");
+    provider.shutdown().unwrap();
+}
+
+#[test]
+fn warm_instrumented_calls_allocate_nothing() {
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+        .build();
+    contextd_metrics::bind_global_meters(&provider.meter(contextd_metrics::METER_NAME));
+    let calls = || {
+        let _ = create(false);
+        let _ = search("checkpoints");
+    };
+    assert!(allocations_during(calls) > 0, "the first calls bind their handles");
+    let warm = allocations_during(|| {
+        for _ in 0..10_000 {
+            calls();
+        }
+    });
+    assert_eq!(warm, 0, "allocations in 10 000 warm wrapped calls of each form");
+    contextd_metrics::unbind_global_meters();
     provider.shutdown().unwrap();
 }

@@ -1,0 +1,119 @@
+//! Criterion benchmarks of the contextd telemetry crates.
+//!
+//! The per-call cost of `#[instrument_op]` beside the ways people time and count a call by
+//! hand, all in one run on one machine (compare ratios, not absolute numbers):
+//!
+//! - `bare`: an empty function, the floor;
+//! - `instrument_op (metrics only)` and `instrument_op (+ sampled-out span)`;
+//! - `hand-written OTel`: `Instant`, `Counter::add` and `Histogram::record` with static
+//!   `[KeyValue]` slices, the usual way;
+//! - `prometheus-client handles`: counter and histogram handles resolved once, `Instant` timing;
+//! - clocks: an `Instant` pair and a `quanta` pair;
+//! - `2 threads`: the wrapped call on one call site from two threads, per op.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter as PromCounter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram as PromHistogram, exponential_buckets};
+
+#[inline(never)]
+fn bare(x: u64) -> u64 {
+    black_box(x)
+}
+
+#[contextd_metrics::instrument_op("checkpoint", "create")]
+#[inline(never)]
+fn wrapped(x: u64) -> u64 {
+    black_box(x)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpLabels {
+    operation: &'static str,
+    status: &'static str,
+}
+
+fn per_call(c: &mut Criterion) {
+    let provider = SdkMeterProvider::builder().with_reader(ManualReader::builder().build()).build();
+    let meter = provider.meter(contextd_metrics::METER_NAME);
+    contextd_metrics::bind_global_meters(&meter);
+    let meters = contextd_metrics::Meters::new(&meter);
+
+    let family = Family::<OpLabels, PromCounter>::default();
+    let prom_counter = family.get_or_create(&OpLabels { operation: "create", status: "success" }).clone();
+    let prom_histogram = PromHistogram::new(exponential_buckets(0.005, 2.0, 12));
+
+    let mut group = c.benchmark_group("per call");
+    group.bench_function("bare", |b| b.iter(|| bare(black_box(1))));
+    group.bench_function("instrument_op (metrics only)", |b| b.iter(|| wrapped(black_box(1))));
+    group.bench_function("hand-written OTel", |b| {
+        b.iter(|| {
+            let started = Instant::now();
+            let out = bare(black_box(1));
+            meters
+                .checkpoint_operations
+                .add(1, &[KeyValue::new("operation", "create"), KeyValue::new("status", "success")]);
+            meters.checkpoint_duration.record(started.elapsed().as_secs_f64(), &[KeyValue::new("operation", "create")]);
+            out
+        })
+    });
+    group.bench_function("prometheus-client handles", |b| {
+        b.iter(|| {
+            let started = Instant::now();
+            let out = bare(black_box(1));
+            prom_counter.inc();
+            prom_histogram.observe(started.elapsed().as_secs_f64());
+            out
+        })
+    });
+    group.bench_function("clock: Instant pair", |b| b.iter(|| Instant::now().elapsed()));
+    let clock = quanta::Clock::new();
+    group.bench_function("clock: quanta pair", |b| {
+        b.iter(|| {
+            let start = clock.raw();
+            clock.delta(start, clock.raw())
+        })
+    });
+    group.bench_function("2 threads, one call site (per op)", |b| {
+        b.iter_custom(|iters| {
+            let run = move || {
+                let started = Instant::now();
+                for _ in 0..iters {
+                    wrapped(black_box(1));
+                }
+                started.elapsed()
+            };
+            let other = std::thread::spawn(run);
+            let mine = run();
+            // Both threads did `iters` calls at once: the slower one's time per call is the cost per op.
+            mine.max(other.join().unwrap())
+        })
+    });
+
+    // A tracing subscriber bridging to OpenTelemetry whose sampler records nothing.
+    let tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
+        .build();
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&tracer_provider, "contextd");
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("instrument_op (+ sampled-out span)", |b| b.iter(|| wrapped(black_box(1))));
+    });
+    group.finish();
+    contextd_metrics::unbind_global_meters();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = per_call
+}
+criterion_main!(benches);

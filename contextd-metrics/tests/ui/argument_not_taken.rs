@@ -1,0 +1,4 @@
+#[contextd_metrics::instrument_op("checkpoint", "create", database = "shared")]
+fn create() {}
+
+fn main() {}

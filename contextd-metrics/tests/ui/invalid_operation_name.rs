@@ -1,0 +1,4 @@
+#[contextd_metrics::instrument_op("agent", "Planner Agent")]
+fn plan() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[contextd_metrics::instrument_op("embedding", "generate", provider = "openai")]
+fn embed() {}
+
+fn main() {}

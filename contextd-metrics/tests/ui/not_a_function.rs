@@ -1,0 +1,4 @@
+#[contextd_metrics::instrument_op("checkpoint", "create")]
+struct Checkpoint;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[contextd_metrics::instrument_ops("skill")]
+fn apply() {}
+
+fn main() {}

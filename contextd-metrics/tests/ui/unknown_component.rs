@@ -1,0 +1,4 @@
+#[contextd_metrics::instrument_op("checkpiont", "create")]
+fn create() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[contextd_metrics::instrument_op("checkpoint", "craete")]
+fn create() {}
+
+fn main() {}

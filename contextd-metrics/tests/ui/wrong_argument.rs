@@ -1,0 +1,4 @@
+#[contextd_metrics::instrument_op("database", "insert", databse = "shared", collection = "skills")]
+fn insert() {}
+
+fn main() {}
