@@ -4,7 +4,7 @@
 //! hand, all in one run on one machine (compare ratios, not absolute numbers):
 //!
 //! - `bare`: an empty function, the floor;
-//! - `instrument_op (metrics only)` and `instrument_op (+ sampled-out span)`;
+//! - `instrument_op (metrics only)` and `instrument_op (+ span in an unsampled trace)`;
 //! - `hand-written OTel`: `Instant`, `Counter::add` and `Histogram::record` with static
 //!   `[KeyValue]` slices, the usual way;
 //! - `prometheus-client handles`: counter and histogram handles resolved once, `Instant` timing;
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter as PromCounter;
@@ -60,7 +61,9 @@ fn per_call(c: &mut Criterion) {
             meters
                 .checkpoint_operations
                 .add(1, &[KeyValue::new("operation", "create"), KeyValue::new("status", "success")]);
-            meters.checkpoint_duration.record(started.elapsed().as_secs_f64(), &[KeyValue::new("operation", "create")]);
+            meters
+                .checkpoint_duration
+                .record(started.elapsed().as_secs_f64(), &[KeyValue::new("operation", "create")]);
             out
         })
     });
@@ -81,34 +84,68 @@ fn per_call(c: &mut Criterion) {
             clock.delta(start, clock.raw())
         })
     });
-    group.bench_function("2 threads, one call site (per op)", |b| {
-        b.iter_custom(|iters| {
-            let run = move || {
-                let started = Instant::now();
-                for _ in 0..iters {
-                    wrapped(black_box(1));
-                }
-                started.elapsed()
-            };
-            let other = std::thread::spawn(run);
-            let mine = run();
-            // Both threads did `iters` calls at once: the slower one's time per call is the cost per op.
-            mine.max(other.join().unwrap())
-        })
+    group.bench_function("2 threads: instrument_op, one call site (per op)", |b| {
+        b.iter_custom(|iters| two_threads(iters, || wrapped(black_box(1))))
+    });
+    let hand_written = || {
+        let started = Instant::now();
+        let out = bare(black_box(1));
+        meters
+            .checkpoint_operations
+            .add(1, &[KeyValue::new("operation", "create"), KeyValue::new("status", "success")]);
+        meters
+            .checkpoint_duration
+            .record(started.elapsed().as_secs_f64(), &[KeyValue::new("operation", "create")]);
+        out
+    };
+    group.bench_function("2 threads: hand-written OTel (per op)", |b| {
+        b.iter_custom(|iters| two_threads(iters, hand_written))
+    });
+    let prometheus = || {
+        let started = Instant::now();
+        let out = bare(black_box(1));
+        prom_counter.inc();
+        prom_histogram.observe(started.elapsed().as_secs_f64());
+        out
+    };
+    group.bench_function("2 threads: prometheus-client handles (per op)", |b| {
+        b.iter_custom(|iters| two_threads(iters, prometheus))
     });
 
-    // A tracing subscriber bridging to OpenTelemetry whose sampler records nothing.
-    let tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
-        .build();
+    // Spans on, inside a trace that is not sampled (the parent-based default then records
+    // nothing): what most calls cost in a service that samples a share of its requests.
+    let tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let tracer = opentelemetry::trace::TracerProvider::tracer(&tracer_provider, "contextd");
-    use tracing_subscriber::layer::SubscriberExt as _;
-    let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
-    tracing::subscriber::with_default(subscriber, || {
-        group.bench_function("instrument_op (+ sampled-out span)", |b| b.iter(|| wrapped(black_box(1))));
-    });
+    contextd_metrics::bind_global(&meter, Some(tracer));
+    let unsampled = opentelemetry::trace::SpanContext::new(
+        opentelemetry::trace::TraceId::from(7u128),
+        opentelemetry::trace::SpanId::from(7u64),
+        opentelemetry::trace::TraceFlags::default(),
+        true,
+        opentelemetry::trace::TraceState::default(),
+    );
+    let _parent = opentelemetry::Context::new().with_remote_span_context(unsampled).attach();
+    group
+        .bench_function("instrument_op (+ span in an unsampled trace)", |b| b.iter(|| wrapped(black_box(1))));
     group.finish();
     contextd_metrics::unbind_global_meters();
+}
+
+/// Runs `iters` calls on this thread and on a second one at once; both do `iters` calls, so the
+/// slower thread's time is the time per op at two-way concurrency.
+fn two_threads<F: Fn() -> u64 + Sync>(iters: u64, call: F) -> Duration {
+    std::thread::scope(|scope| {
+        let run = || {
+            let started = Instant::now();
+            for _ in 0..iters {
+                black_box(call());
+            }
+            started.elapsed()
+        };
+        let other = scope.spawn(run);
+        let mine = run();
+        mine.max(other.join().unwrap())
+    })
 }
 
 criterion_group! {

@@ -61,9 +61,8 @@ fn start(args: &OpArgs) -> TokenStream {
     };
     quote! {
         static __CONTEXTD_SITE: ::contextd_metrics::__private::OpSite =
-            ::contextd_metrics::__private::OpSite::new(#component, #operation);
+            ::contextd_metrics::__private::OpSite::new(#component, #operation, #span_name);
         let __contextd_op = #start;
-        let __contextd_span = ::contextd_metrics::__private::tracing::info_span!(#span_name);
     }
 }
 
@@ -92,7 +91,7 @@ fn wrap_sync(args: &OpArgs, ret: TokenStream, block: &Block) -> TokenStream {
     quote!({
         #start
         let __contextd_ret = {
-            let __contextd_entered = __contextd_span.enter();
+            let __contextd_span = __contextd_op.attach();
             #call
         };
         #finish
@@ -104,8 +103,13 @@ fn wrap_async(args: &OpArgs, future: TokenStream) -> TokenStream {
     let finish = finish();
     quote!({
         #start
-        let __contextd_ret =
-            ::contextd_metrics::__private::tracing::Instrument::instrument(#future, __contextd_span).await;
+        let __contextd_future = #future;
+        let __contextd_ret = match __contextd_op.context() {
+            ::core::option::Option::Some(cx) => {
+                ::contextd_metrics::__private::FutureExt::with_context(__contextd_future, cx).await
+            }
+            ::core::option::Option::None => __contextd_future.await,
+        };
         #finish
     })
 }

@@ -19,7 +19,8 @@ pub fn instrument_op(args: TokenStream, item: TokenStream) -> TokenStream {
     let function = match syn::parse::<syn::Item>(item) {
         Ok(syn::Item::Fn(function)) => function,
         Ok(other) => {
-            let message = "`#[instrument_op]` goes on a function or method; use `#[instrument_ops]` on an impl block";
+            let message =
+                "`#[instrument_op]` goes on a function or method; use `#[instrument_ops]` on an impl block";
             return syn::Error::new_spanned(other, message).into_compile_error().into();
         }
         Err(error) => return error.into_compile_error().into(),

@@ -7,15 +7,18 @@
 //! its next call. Every set of handles is leaked on purpose (see `global.rs`): a few hundred
 //! bytes per site and initialisation.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::time::Instant;
 
 use contextd_metrics_catalog::{Component, OperationShape, operation_shape};
-use opentelemetry::KeyValue;
 use opentelemetry::metrics::{BoundCounter, BoundHistogram};
+use opentelemetry::trace::{Span as _, SpanBuilder, TraceContextExt as _, Tracer as _};
+use opentelemetry::{Context, ContextGuard, KeyValue};
+use opentelemetry_sdk::trace::SdkTracer;
 
 use crate::Meters;
+use crate::clock::{self, Ticks};
 use crate::global::{Binding, binding};
 
 /// How a wrapped call ended; the `status` label.
@@ -129,6 +132,7 @@ struct SiteHandles {
 pub struct OpSite {
     component: Component,
     operation: &'static str,
+    span_name: &'static str,
     current: AtomicPtr<SiteHandles>,
 }
 
@@ -139,9 +143,10 @@ impl std::fmt::Debug for OpSite {
 }
 
 impl OpSite {
-    /// A site for `component`/`operation`; the macro has checked both against the catalog.
-    pub const fn new(component: Component, operation: &'static str) -> Self {
-        Self { component, operation, current: AtomicPtr::new(std::ptr::null_mut()) }
+    /// A site for `component`/`operation` whose spans are named `span_name`
+    /// (`<component>.<operation>`); the macro has checked both against the catalog.
+    pub const fn new(component: Component, operation: &'static str, span_name: &'static str) -> Self {
+        Self { component, operation, span_name, current: AtomicPtr::new(std::ptr::null_mut()) }
     }
 
     /// Starts timing a call of a site without argument labels.
@@ -154,9 +159,9 @@ impl OpSite {
     /// (database, collection / provider, model).
     #[inline]
     pub fn start_labelled(&'static self, first: &str, second: &str) -> Op {
-        let Binding::Bound { generation, meters } = binding() else {
-            // Telemetry not initialised: record nothing and read no clock.
-            return Op { site: self, target: Target::Inert, started: None, finished: false };
+        let Binding::Bound { generation, meters, tracer } = binding() else {
+            // Telemetry not initialised: record nothing, read no clock, start no span.
+            return Op { site: self, target: Target::Inert, started: None, span: None, finished: false };
         };
         let handles = self.handles(generation, meters);
         let target = match &handles.handles {
@@ -164,7 +169,22 @@ impl OpSite {
             Handles::Agent(durations) => Target::Agent(durations),
             Handles::Labelled(cache) => self.labelled(cache, handles.meters, first, second),
         };
-        Op { site: self, target, started: Some(Instant::now()), finished: false }
+        let span = tracer.and_then(|tracer| self.start_span(tracer));
+        Op { site: self, target, started: Some(clock::now()), span, finished: false }
+    }
+
+    /// Starts this call's span as a child of the current context. A span that is not sampled
+    /// and has a parent is dropped at once: its children see the parent, whose sampling decision
+    /// they follow anyway, and nothing is allocated. A sampled or root span becomes the context
+    /// of the call.
+    fn start_span(&self, tracer: &SdkTracer) -> Option<Context> {
+        let parent = Context::current();
+        let span = tracer.build_with_context(SpanBuilder::from_name(self.span_name), &parent);
+        if span.span_context().is_sampled() || !parent.has_active_span() {
+            Some(parent.with_span(span))
+        } else {
+            None
+        }
     }
 
     /// This binding's handles, built on the first call after a (re)binding.
@@ -305,11 +325,25 @@ enum Target {
 pub struct Op {
     site: &'static OpSite,
     target: Target,
-    started: Option<Instant>,
+    started: Option<Ticks>,
+    /// The call's span, as the context its body runs in.
+    span: Option<Context>,
     finished: bool,
 }
 
 impl Op {
+    /// Makes the call's span current on this thread until the guard drops (sync bodies).
+    #[inline]
+    pub fn attach(&self) -> Option<ContextGuard> {
+        self.span.as_ref().map(|cx| cx.clone().attach())
+    }
+
+    /// The context to run an async body in, if the call has a span.
+    #[inline]
+    pub fn context(&self) -> Option<Context> {
+        self.span.clone()
+    }
+
     /// Records the call's outcome and duration.
     #[inline]
     pub fn finish(mut self, outcome: Outcome) {
@@ -318,9 +352,9 @@ impl Op {
     }
 
     #[inline]
-    fn record(&self, outcome: Outcome) {
+    fn record(&mut self, outcome: Outcome) {
         let Some(started) = self.started else { return };
-        let seconds = started.elapsed().as_secs_f64();
+        let seconds = started.elapsed_seconds();
         let status = outcome.status as usize;
         let database_error = outcome.status == Status::Error && self.site.component == Component::Database;
         match &self.target {
@@ -346,6 +380,20 @@ impl Op {
                     record_database_error(outcome, first);
                 }
             }
+        }
+        if let Some(cx) = self.span.take() {
+            let span = cx.span();
+            match outcome.status {
+                Status::Success => {}
+                Status::Error => {
+                    span.set_attribute(KeyValue::new("error.type", known_error_type(outcome.error_type)));
+                    span.set_status(opentelemetry::trace::Status::Error {
+                        description: Cow::Borrowed(outcome.error_type),
+                    });
+                }
+                Status::Cancelled => span.set_attribute(KeyValue::new("contextd.cancelled", true)),
+            }
+            span.end();
         }
     }
 }

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use opentelemetry::metrics::{Meter, MeterProvider as _};
+use opentelemetry_sdk::trace::SdkTracer;
 
 use crate::Meters;
 
@@ -23,6 +24,7 @@ static UNBOUND: LazyLock<Meters> = LazyLock::new(|| {
 struct BoundMeters {
     generation: u64,
     meters: Meters,
+    tracer: Option<SdkTracer>,
 }
 
 /// The current binding; null while telemetry is not running.
@@ -34,7 +36,7 @@ pub(crate) enum Binding {
     /// Telemetry is not running: record nothing.
     Unbound,
     /// Telemetry is running with these meters.
-    Bound { generation: u64, meters: &'static Meters },
+    Bound { generation: u64, meters: &'static Meters, tracer: Option<&'static SdkTracer> },
 }
 
 #[inline]
@@ -44,9 +46,9 @@ pub(crate) fn binding() -> Binding {
         return Binding::Unbound;
     }
     // SAFETY: every non-null value stored in BOUND comes from `Box::leak` in
-    // `bind_global_meters` and is never freed, so it is valid for 'static and never mutated.
+    // `bind_global` and is never freed, so it is valid for 'static and never mutated.
     let bound = unsafe { &*bound };
-    Binding::Bound { generation: bound.generation, meters: &bound.meters }
+    Binding::Bound { generation: bound.generation, meters: &bound.meters, tracer: bound.tracer.as_ref() }
 }
 
 /// The process-wide [`Meters`]. Before telemetry is initialised (and after it is shut down) it
@@ -73,12 +75,20 @@ pub fn meters() -> &'static Meters {
 }
 
 /// Rebinds [`meters()`] and every `#[instrument_op]` call site to instruments created on
-/// `meter`. Called by `contextd_telemetry` after it sets the global meter provider.
+/// `meter`, without spans.
 #[doc(hidden)]
 pub fn bind_global_meters(meter: &Meter) {
+    bind_global(meter, None);
+}
+
+/// Rebinds [`meters()`] and every `#[instrument_op]` call site to instruments created on
+/// `meter`, and their spans to `tracer`. Called by `contextd_telemetry` after it sets the
+/// global providers.
+#[doc(hidden)]
+pub fn bind_global(meter: &Meter, tracer: Option<SdkTracer>) {
     let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1;
-    let leaked: &'static mut BoundMeters =
-        Box::leak(Box::new(BoundMeters { generation, meters: Meters::new(meter) }));
+    let bound = BoundMeters { generation, meters: Meters::new(meter), tracer };
+    let leaked: &'static mut BoundMeters = Box::leak(Box::new(bound));
     BOUND.store(leaked, Ordering::Release);
 }
 

@@ -46,6 +46,9 @@ fn search(collection: &str) -> usize {
     collection.len()
 }
 
+/// Tests that bind the global meters take turns.
+static GLOBAL_BINDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn allocations_during(f: impl FnOnce()) -> u64 {
     let before = ALLOCATIONS.with(Cell::get);
     f();
@@ -77,6 +80,7 @@ fn warm_counter_and_histogram_recording_allocates_nothing() {
 
 #[test]
 fn warm_instrumented_calls_allocate_nothing() {
+    let _turn = GLOBAL_BINDING.lock().unwrap_or_else(|p| p.into_inner());
     let provider = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
         .build();
@@ -94,4 +98,36 @@ fn warm_instrumented_calls_allocate_nothing() {
     assert_eq!(warm, 0, "allocations in 10 000 warm wrapped calls of each form");
     contextd_metrics::unbind_global_meters();
     provider.shutdown().unwrap();
+}
+
+#[test]
+fn warm_calls_inside_an_unsampled_trace_allocate_nothing() {
+    let _turn = GLOBAL_BINDING.lock().unwrap_or_else(|p| p.into_inner());
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+        .build();
+    let tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&tracer_provider, "contextd");
+    contextd_metrics::bind_global(&provider.meter(contextd_metrics::METER_NAME), Some(tracer));
+    // A request whose trace is not sampled: the parent-based sampler drops the operation spans.
+    let parent = SpanContext::new(
+        TraceId::from(1u128),
+        SpanId::from(1u64),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    );
+    let _request = opentelemetry::Context::new().with_remote_span_context(parent).attach();
+    let calls = || {
+        let _ = create(false);
+    };
+    calls();
+    let warm = allocations_during(|| {
+        for _ in 0..10_000 {
+            calls();
+        }
+    });
+    assert_eq!(warm, 0, "allocations in 10 000 warm calls with spans on, trace unsampled");
+    contextd_metrics::unbind_global_meters();
 }

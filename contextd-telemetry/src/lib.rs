@@ -98,7 +98,10 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
 
     opentelemetry::global::set_meter_provider(metrics.provider.clone());
     opentelemetry::global::set_tracer_provider(tracer_provider.clone());
-    contextd_metrics::bind_global_meters(&metrics.provider.meter(contextd_metrics::METER_NAME));
+    // Wrapped operations start spans on the SDK tracer directly; with no span exporter they start none.
+    let tracer = (config.traces_exporter != TracesExporter::None)
+        .then(|| opentelemetry::trace::TracerProvider::tracer(&tracer_provider, TRACER_NAME));
+    contextd_metrics::bind_global(&metrics.provider.meter(contextd_metrics::METER_NAME), tracer);
     if config.install_tracing_subscriber {
         install_tracing_subscriber();
     }

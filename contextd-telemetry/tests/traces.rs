@@ -11,6 +11,13 @@ use contextd_telemetry::{MetricsExporter, OtlpProtocol, SamplerConfig, Telemetry
 use opentelemetry::trace::{Span as _, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
 
+#[contextd_metrics::instrument_op("checkpoint", "search")]
+fn search(query: &str) -> Result<usize, String> {
+    // A tracing span inside a wrapped operation nests under the operation's span.
+    let _scan = tracing::info_span!("vectorstore.scan").entered();
+    if query.is_empty() { Err("empty query".to_owned()) } else { Ok(query.len()) }
+}
+
 fn config(endpoint: String) -> TelemetryConfig {
     TelemetryConfig::from_lookup(|_| None)
         .unwrap()
@@ -56,11 +63,25 @@ fn tracing_spans_and_otel_spans_form_one_trace_over_http() {
             span.set_status(Status::error("vector store unavailable"));
             let _inner = tracing::info_span!("vectorstore.insert").entered();
         });
+        assert!(search("").is_err());
     }
     telemetry.force_flush().expect("flush to the receiver");
 
-    let (spans, resource) = spans_by_name(&receiver.received, 3);
+    let (spans, resource) = spans_by_name(&receiver.received, 5);
     let request = &spans["mcp.request"];
+    // The wrapped operation's span: child of the caller's tracing span, parent of the body's.
+    let search = &spans["checkpoint.search"];
+    assert_eq!(
+        (search.trace_id.clone(), search.parent_span_id.clone()),
+        (request.trace_id.clone(), request.span_id.clone())
+    );
+    assert_eq!(spans["vectorstore.scan"].parent_span_id, search.span_id);
+    assert_eq!(search.status.as_ref().unwrap().code, StatusCode::Error as i32);
+    let search_attributes = attributes(&search.attributes);
+    assert!(
+        search_attributes.contains(&("error.type".to_owned(), "other".to_owned())),
+        "{search_attributes:?}"
+    );
     let create = &spans["checkpoint.create"];
     let insert = &spans["vectorstore.insert"];
     assert_eq!(create.trace_id, request.trace_id, "one trace");
