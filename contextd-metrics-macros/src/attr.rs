@@ -10,6 +10,8 @@ pub(crate) struct OpArgs {
     pub(crate) operation: String,
     /// Label expressions in the order the shape takes them (database, collection / provider, model).
     pub(crate) labels: Vec<Expr>,
+    /// `skill_id = <expr>` on skill `apply`: feeds the skill success-rate tracker.
+    pub(crate) skill_id: Option<Expr>,
 }
 
 /// `#[instrument_ops("component")]` on an impl block.
@@ -50,7 +52,20 @@ impl Parse for OpArgs {
         let operation = operation(&raw.operation, component, &shape)?;
         let expected = shape.label_arguments();
         let mut labels: Vec<Option<Expr>> = vec![None; expected.len()];
+        let mut skill_id = None;
         for (name, expr) in raw.named {
+            if name == "skill_id" && component == Component::Skill && operation == "apply" {
+                if skill_id.replace(expr).is_some() {
+                    return Err(syn::Error::new_spanned(&name, "duplicate argument `skill_id`"));
+                }
+                continue;
+            }
+            if name == "skill_id" {
+                return Err(syn::Error::new_spanned(
+                    &name,
+                    "`skill_id` feeds the skill success rate and is only taken by `#[instrument_op(\"skill\", \"apply\", …)]`",
+                ));
+            }
             let Some(index) = expected.iter().position(|e| name == e) else {
                 let valid = if expected.is_empty() {
                     format!("`{}` takes no arguments", component.as_str())
@@ -82,7 +97,7 @@ impl Parse for OpArgs {
                 ),
             ));
         }
-        Ok(Self { component, operation, labels: labels.into_iter().flatten().collect() })
+        Ok(Self { component, operation, labels: labels.into_iter().flatten().collect(), skill_id })
     }
 }
 

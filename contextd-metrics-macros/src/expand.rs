@@ -59,22 +59,30 @@ fn start(args: &OpArgs) -> TokenStream {
         },
         _ => quote!(__CONTEXTD_SITE.start()),
     };
+    let skill = args.skill_id.as_ref().map(|id| {
+        quote!(let __contextd_skill = ::std::string::String::from(::core::convert::AsRef::<str>::as_ref(&(#id)));)
+    });
     quote! {
         static __CONTEXTD_SITE: ::contextd_metrics::__private::OpSite =
             ::contextd_metrics::__private::OpSite::new(#component, #operation, #span_name);
+        #skill
         let __contextd_op = #start;
     }
 }
 
 /// Records the outcome of `__contextd_ret` and returns it.
-fn finish() -> TokenStream {
+fn finish(args: &OpArgs) -> TokenStream {
+    let skill = args.skill_id.as_ref().map(|_| {
+        quote!(::contextd_metrics::__private::record_skill_outcome(&__contextd_skill, &__contextd_outcome);)
+    });
     quote! {
         {
             #[allow(unused_imports)]
             use ::contextd_metrics::__private::{ClassifyAny as _, ClassifyResult as _, ClassifyTypedError as _};
-            __contextd_op.finish(
-                (&&&::contextd_metrics::__private::Classify(&__contextd_ret)).__contextd_outcome(),
-            );
+            let __contextd_outcome =
+                (&&&::contextd_metrics::__private::Classify(&__contextd_ret)).__contextd_outcome();
+            #skill
+            __contextd_op.finish(__contextd_outcome);
         }
         __contextd_ret
     }
@@ -82,7 +90,7 @@ fn finish() -> TokenStream {
 
 fn wrap_sync(args: &OpArgs, ret: TokenStream, block: &Block) -> TokenStream {
     let start = start(args);
-    let finish = finish();
+    let finish = finish(args);
     // The closure carries the body's own span, so errors in the body point at the user's code.
     let call = quote_spanned!(block_span(block) =>
         #[allow(clippy::redundant_closure_call)]
@@ -100,7 +108,7 @@ fn wrap_sync(args: &OpArgs, ret: TokenStream, block: &Block) -> TokenStream {
 
 fn wrap_async(args: &OpArgs, future: TokenStream) -> TokenStream {
     let start = start(args);
-    let finish = finish();
+    let finish = finish(args);
     quote!({
         #start
         let __contextd_future = #future;
@@ -190,7 +198,7 @@ pub(crate) fn instrument_impl(args: &OpsArgs, mut item: ItemImpl) -> syn::Result
         let name = method.sig.ident.to_string();
         let literal = syn::LitStr::new(&name, method.sig.ident.span());
         let result = crate::attr::operation(&literal, args.component, &shape).and_then(|operation| {
-            let op = OpArgs { component: args.component, operation, labels: Vec::new() };
+            let op = OpArgs { component: args.component, operation, labels: Vec::new(), skill_id: None };
             let parts =
                 FnParts { attrs: &method.attrs, vis: &method.vis, sig: &method.sig, block: &method.block };
             instrument_fn(&op, parts)

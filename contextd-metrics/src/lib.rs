@@ -27,6 +27,7 @@
 #[allow(unsafe_code)]
 mod callsite;
 mod clock;
+pub mod gauges;
 #[allow(unsafe_code)]
 mod global;
 mod meters;
@@ -75,6 +76,10 @@ pub fn find(name: &str) -> Option<&'static InstrumentSpec> {
 /// the caller entered included). Operations are checked against the catalog at compile time,
 /// with a suggestion for a near miss. Argument expressions are evaluated before the body and
 /// must give something `AsRef<str>`.
+///
+/// On `#[instrument_op("skill", "apply", skill_id = <expr>)]` each completed application also
+/// feeds [`gauges::SkillSuccessTracker::global`] (behind `contextd_skill_success_rate`); the id
+/// is not a label of the counter.
 ///
 /// Status: a `Result` gives `success` or `error` (with the error's [`ErrorType`] where it
 /// implements it, else `other`); any other return value gives `success`; a panic records `error`
@@ -152,6 +157,11 @@ pub mod __private {
     #[inline(always)]
     pub fn typed_future<T, F: Future<Output = T>>(future: F) -> F {
         future
+    }
+
+    /// Feeds a completed skill application to the global success-rate tracker.
+    pub fn record_skill_outcome(skill_id: &str, outcome: &Outcome) {
+        crate::gauges::SkillSuccessTracker::global().record(skill_id, outcome.status == Status::Success);
     }
 
     /// Wraps a return value for outcome classification by autoref specialisation:

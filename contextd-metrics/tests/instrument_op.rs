@@ -163,6 +163,25 @@ fn async_success_error_and_cancelled() {
     assert_eq!(get(&s, "contextd_remediation_duration_seconds", "operation=save"), 3.0);
 }
 
+#[instrument_op("skill", "apply", skill_id = id)]
+fn apply_skill(id: String, ok: bool) -> Result<(), Untyped> {
+    if ok { Ok(()) } else { Err(Untyped) }
+}
+
+#[test]
+fn skill_apply_feeds_the_success_rate_without_a_skill_id_label() {
+    let bound = bind();
+    apply_skill("rollback-deploy".into(), true).unwrap();
+    apply_skill("rollback-deploy".into(), false).unwrap_err();
+    apply_skill("rollback-deploy".into(), true).unwrap();
+    let rates = contextd_metrics::gauges::SkillSuccessTracker::global().rates();
+    let rate = rates.iter().find(|(id, _)| id == "rollback-deploy").unwrap().1;
+    assert!((rate - 2.0 / 3.0).abs() < 1e-12, "{rate}");
+    let s = bound.series();
+    assert_eq!(get(&s, "contextd_skill_operations_total", "operation=apply,status=success"), 2.0);
+    assert!(!s.keys().any(|(_, attrs)| attrs.contains("skill_id")));
+}
+
 #[instrument_op("skill", "apply")]
 fn apply_or_panic(panic: bool) -> u8 {
     assert!(!panic, "skill exploded");

@@ -172,3 +172,66 @@ fn every_catalog_instrument_arrives_in_victoriametrics_under_its_exact_name() {
     }
     telemetry.shutdown().unwrap();
 }
+
+#[test]
+fn the_nine_gauges_reach_victoriametrics_with_their_fixture_values() {
+    use contextd_metrics::gauges::{
+        CacheStats, CountGauge, GaugeSources, SkillSuccessTracker, TestTypeRules,
+    };
+
+    let _serial = serial();
+    let vm = VictoriaMetrics::start();
+    let telemetry = TelemetryConfig::from_lookup(|_| None)
+        .unwrap()
+        .with_service_name("contextd-gauges-test")
+        .with_otlp_metrics_endpoint(vm.otlp_metrics_endpoint())
+        .with_traces_exporter(TracesExporter::None)
+        .with_tracing_subscriber(false)
+        .init()
+        .unwrap();
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../contextd-metrics/tests/fixtures");
+    let tracker: &'static SkillSuccessTracker =
+        Box::leak(Box::new(SkillSuccessTracker::new(Duration::from_secs(60), 8)));
+    for ok in [true, true, true, false] {
+        tracker.record("fix-flaky-test", ok);
+    }
+    let _gauges = GaugeSources::new()
+        .refresh_interval(Duration::from_millis(100))
+        .count(CountGauge::Checkpoints, || Ok::<_, String>(1200))
+        .count(CountGauge::Remediations, || Ok::<_, String>(85))
+        .count_async(CountGauge::Skills, || async { Ok::<_, String>(12) })
+        .coverage_report(fixtures.join("cobertura.xml"))
+        .junit_report(fixtures.join("nextest-junit.xml"), TestTypeRules::cargo_nextest())
+        .regression_tree(fixtures.join("regression"))
+        .embedding_cache(|| {
+            Ok::<_, String>(vec![CacheStats { model: "text-embedding-3-small".into(), hits: 9, misses: 1 }])
+        })
+        .skill_success(tracker)
+        .start(&opentelemetry::global::meter(contextd_metrics::METER_NAME))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    telemetry.force_flush().expect("export to VictoriaMetrics");
+
+    let expect = [
+        ("contextd_checkpoints_total", 1200.0),
+        ("contextd_remediations_total", 85.0),
+        ("contextd_skills_total", 12.0),
+        ("contextd_test_coverage_percent", 81.25),
+        ("contextd_tests_total{type=\"integration\"}", 6.0),
+        ("contextd_bugs_total{severity=\"high\",status=\"fixed\"}", 2.0),
+        ("contextd_regression_tests_total{category=\"security\"}", 1.0),
+        ("contextd_embedding_cache_hit_ratio{model=\"text-embedding-3-small\"}", 0.9),
+        ("contextd_skill_success_rate{skill_id=\"fix-flaky-test\"}", 0.75),
+    ];
+    for (query, value) in expect {
+        let result = eventually(Duration::from_secs(10), query, || {
+            let result = vm.query(query);
+            (!result.is_empty()).then_some(result)
+        });
+        assert_eq!(result.len(), 1, "{query}: {result:?}");
+        assert!((value_of(&result[0]) - value).abs() < 1e-9, "{query} = {}", value_of(&result[0]));
+        assert_eq!(result[0]["metric"]["service_name"], "contextd-gauges-test");
+    }
+    telemetry.shutdown().unwrap();
+}
