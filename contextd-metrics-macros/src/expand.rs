@@ -30,7 +30,7 @@ pub(crate) fn instrument_fn(args: &OpArgs, f: FnParts<'_>) -> syn::Result<TokenS
         ));
     }
     let FnParts { attrs, vis, sig, block } = f;
-    let body = if sig.asyncness.is_some() {
+    let inner = if sig.asyncness.is_some() {
         let ret = return_type(sig);
         let future = quote!(::contextd_metrics::__private::typed_future::<#ret, _>(async move #block));
         wrap_async(args, future)
@@ -38,10 +38,14 @@ pub(crate) fn instrument_fn(args: &OpArgs, f: FnParts<'_>) -> syn::Result<TokenS
         // `#[async_trait]` ran first: wrap the future it boxes.
         let wrapped = wrap_async(args, quote!(#boxed_async));
         let leading = &block.stmts[..block.stmts.len() - 1];
-        quote!({ #(#leading)* ::std::boxed::Box::pin(async move #wrapped) })
+        quote!(#(#leading)* ::std::boxed::Box::pin(async move { #wrapped }))
     } else {
         wrap_sync(args, return_type(sig), block)
     };
+    // The body's braces keep the user's span, so the item still counts as the user's code
+    // (lints such as dead_code skip items whose span comes from a macro expansion).
+    let mut body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, inner);
+    body.set_span(block_span(block));
     Ok(quote!(#(#attrs)* #vis #sig #body))
 }
 
@@ -96,20 +100,20 @@ fn wrap_sync(args: &OpArgs, ret: TokenStream, block: &Block) -> TokenStream {
         #[allow(clippy::redundant_closure_call)]
         ::contextd_metrics::__private::typed_call::<#ret, _>(move || #block)
     );
-    quote!({
+    quote! {
         #start
         let __contextd_ret = {
             let __contextd_span = __contextd_op.attach();
             #call
         };
         #finish
-    })
+    }
 }
 
 fn wrap_async(args: &OpArgs, future: TokenStream) -> TokenStream {
     let start = start(args);
     let finish = finish(args);
-    quote!({
+    quote! {
         #start
         let __contextd_future = #future;
         let __contextd_ret = match __contextd_op.context() {
@@ -119,7 +123,7 @@ fn wrap_async(args: &OpArgs, future: TokenStream) -> TokenStream {
             ::core::option::Option::None => __contextd_future.await,
         };
         #finish
-    })
+    }
 }
 
 fn block_span(block: &Block) -> Span {
