@@ -169,7 +169,10 @@ impl OpSite {
             Handles::Agent(durations) => Target::Agent(durations),
             Handles::Labelled(cache) => self.labelled(cache, handles.meters, first, second),
         };
-        let span = tracer.and_then(|tracer| self.start_span(tracer));
+        let span = match tracer {
+            Some(tracer) => self.start_span(tracer),
+            None => None,
+        };
         Op { site: self, target, started: Some(clock::now()), span, finished: false }
     }
 
@@ -177,6 +180,7 @@ impl OpSite {
     /// and has a parent is dropped at once: its children see the parent, whose sampling decision
     /// they follow anyway, and nothing is allocated. A sampled or root span becomes the context
     /// of the call.
+    #[inline(never)]
     fn start_span(&self, tracer: &SdkTracer) -> Option<Context> {
         let parent = Context::current();
         let span = tracer.build_with_context(SpanBuilder::from_name(self.span_name), &parent);
@@ -231,6 +235,7 @@ impl OpSite {
     }
 
     /// The cached handles for these argument labels, binding them into a free slot if needed.
+    #[inline(never)]
     fn labelled(
         &'static self,
         cache: &'static [OnceLock<LabelledHandles>; LABEL_CACHE],
@@ -355,15 +360,24 @@ impl Op {
     fn record(&mut self, outcome: Outcome) {
         let Some(started) = self.started else { return };
         let seconds = started.elapsed_seconds();
-        let status = outcome.status as usize;
+        // The common shape inline; everything else out of line, to keep call sites small.
+        if let Target::Status(handles) = &self.target {
+            handles.counters[outcome.status as usize].add(1);
+            handles.duration.record(seconds);
+        } else {
+            self.record_other(outcome, seconds);
+        }
+        if self.span.is_some() {
+            self.end_span(outcome);
+        }
+    }
+
+    #[inline(never)]
+    fn record_other(&self, outcome: Outcome, seconds: f64) {
         let database_error = outcome.status == Status::Error && self.site.component == Component::Database;
         match &self.target {
-            Target::Inert => {}
-            Target::Status(handles) => {
-                handles.counters[status].add(1);
-                handles.duration.record(seconds);
-            }
-            Target::Agent(durations) => durations[status].record(seconds),
+            Target::Inert | Target::Status(_) => {}
+            Target::Agent(durations) => durations[outcome.status as usize].record(seconds),
             Target::Labelled(handles) => {
                 handles.counter.add(1);
                 handles.duration.record(seconds);
@@ -381,20 +395,23 @@ impl Op {
                 }
             }
         }
-        if let Some(cx) = self.span.take() {
-            let span = cx.span();
-            match outcome.status {
-                Status::Success => {}
-                Status::Error => {
-                    span.set_attribute(KeyValue::new("error.type", known_error_type(outcome.error_type)));
-                    span.set_status(opentelemetry::trace::Status::Error {
-                        description: Cow::Borrowed(outcome.error_type),
-                    });
-                }
-                Status::Cancelled => span.set_attribute(KeyValue::new("contextd.cancelled", true)),
+    }
+
+    #[inline(never)]
+    fn end_span(&mut self, outcome: Outcome) {
+        let Some(cx) = self.span.take() else { return };
+        let span = cx.span();
+        match outcome.status {
+            Status::Success => {}
+            Status::Error => {
+                span.set_attribute(KeyValue::new("error.type", known_error_type(outcome.error_type)));
+                span.set_status(opentelemetry::trace::Status::Error {
+                    description: Cow::Borrowed(outcome.error_type),
+                });
             }
-            span.end();
+            Status::Cancelled => span.set_attribute(KeyValue::new("contextd.cancelled", true)),
         }
+        span.end();
     }
 }
 

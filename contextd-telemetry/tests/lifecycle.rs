@@ -119,3 +119,29 @@ fn works_inside_a_multi_thread_runtime() {
         telemetry.shutdown().unwrap();
     });
 }
+
+#[test]
+fn victoriametrics_scrapes_the_prometheus_endpoint_with_no_collector() {
+    let _serial = serial();
+    let telemetry = prometheus_config().init().unwrap();
+    record_create(4);
+    let address = telemetry.prometheus_address().unwrap();
+    let config = std::env::temp_dir().join(format!("contextd-scrape-{}.yml", std::process::id()));
+    std::fs::write(
+        &config,
+        format!(
+            "scrape_configs:\n  - job_name: contextd\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{address}']\n"
+        ),
+    )
+    .unwrap();
+    let vm = common::VictoriaMetrics::start_with(&[format!("-promscrape.config={}", config.display())]);
+    let query =
+        "contextd_checkpoint_operations_total{job=\"contextd\",operation=\"create\",status=\"success\"}";
+    let result = common::eventually(std::time::Duration::from_secs(20), "a scraped sample", || {
+        let result = vm.query(query);
+        (!result.is_empty()).then_some(result)
+    });
+    assert_eq!(result[0]["value"][1], "4", "{result:?}");
+    telemetry.shutdown().unwrap();
+    let _ = std::fs::remove_file(config);
+}

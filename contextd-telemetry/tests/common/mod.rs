@@ -53,6 +53,11 @@ impl VictoriaMetrics {
     /// query latency offset so fresh samples are visible. Fails (never skips) when the binary
     /// is missing, naming the command that installs it.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// As [`start`](Self::start), with extra command-line flags.
+    pub fn start_with(extra: &[String]) -> Self {
         let binary = std::env::var_os("VICTORIA_METRICS_BIN").map(PathBuf::from).unwrap_or_else(|| {
             let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
             home.join(".cache/contextd-tools/victoriametrics/bin/victoria-metrics")
@@ -71,6 +76,7 @@ impl VictoriaMetrics {
             .arg("-opentelemetry.usePrometheusNaming")
             .arg("-search.latencyOffset=0s")
             .arg("-loggerLevel=ERROR")
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
