@@ -32,6 +32,8 @@ mod console;
 mod error;
 mod exposition;
 mod guard;
+#[cfg(feature = "http")]
+pub mod http;
 mod metrics;
 pub mod naming;
 mod prometheus;

@@ -1,0 +1,264 @@
+//! HTTP server metrics and spans as a tower [`Layer`], for axum and hyper services.
+//!
+//! Per request: `http.server.request.duration` (seconds, the semantic conventions' buckets) with
+//! `http.request.method` (unknown methods as `_OTHER`), `http.route` (the matched route template,
+//! never the raw path), `http.response.status_code`, and `error.type` for 5xx responses and
+//! panics; `http.server.active_requests` while it runs; and a server span named
+//! `<METHOD> <route>` that continues an incoming W3C `traceparent`.
+//!
+//! The duration ends when the response head is ready (not when a streamed body ends). A handler
+//! panic is caught: the request is answered 500 and recorded with `error.type="panic"`.
+//!
+//! ```no_run
+//! # #[cfg(feature = "axum")] {
+//! use axum::{Router, routing::get};
+//!
+//! let telemetry = contextd_telemetry::init()?;
+//! // Build the layer after `init()`: its instruments come from the global meter provider.
+//! let app: Router = Router::new()
+//!     .route("/checkpoints/{id}", get(|| async { "ok" }))
+//!     .layer(contextd_telemetry::http::HttpMetricsLayer::new());
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use opentelemetry::metrics::{Histogram, UpDownCounter};
+use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
+use opentelemetry::trace::{FutureExt as _, SpanKind, Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::{Context as OtelContext, KeyValue, global};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_semantic_conventions::{attribute as attr, metric};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The route template of a request, for services that route without axum: insert it into the
+/// request's extensions before this layer's service sees the request (axum's `MatchedPath` is
+/// read directly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTemplate(pub Cow<'static, str>);
+
+/// The tower layer; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct HttpMetricsLayer {
+    instruments: Instruments,
+    scheme: Option<&'static str>,
+    server_address: Option<Cow<'static, str>>,
+}
+
+#[derive(Debug, Clone)]
+struct Instruments {
+    duration: Histogram<f64>,
+    active: UpDownCounter<i64>,
+}
+
+impl Default for HttpMetricsLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpMetricsLayer {
+    /// A layer recording on the global meter provider (build it after `init()`).
+    pub fn new() -> Self {
+        let meter = global::meter(contextd_metrics::METER_NAME);
+        let duration = meter
+            .f64_histogram(metric::HTTP_SERVER_REQUEST_DURATION)
+            .with_unit("s")
+            .with_description("Duration of HTTP server requests")
+            .with_boundaries(contextd_metrics::buckets::DURATION_SECONDS.to_vec())
+            .build();
+        let active = meter
+            .i64_up_down_counter(metric::HTTP_SERVER_ACTIVE_REQUESTS)
+            .with_unit("{request}")
+            .with_description("Number of active HTTP server requests")
+            .build();
+        Self { instruments: Instruments { duration, active }, scheme: None, server_address: None }
+    }
+
+    /// Records `url.scheme` (`http` or `https`): the server knows it, the request usually does not say.
+    pub fn with_scheme(mut self, scheme: &'static str) -> Self {
+        self.scheme = Some(scheme);
+        self
+    }
+
+    /// Records `server.address`, the name clients use for this server. Set from configuration,
+    /// never from the `Host` header, which any client can fill with anything.
+    pub fn with_server_address(mut self, address: impl Into<Cow<'static, str>>) -> Self {
+        self.server_address = Some(address.into());
+        self
+    }
+}
+
+impl<S> Layer<S> for HttpMetricsLayer {
+    type Service = HttpMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpMetrics { inner, layer: self.clone() }
+    }
+}
+
+/// The service [`HttpMetricsLayer`] wraps around yours.
+#[derive(Debug, Clone)]
+pub struct HttpMetrics<S> {
+    inner: S,
+    layer: HttpMetricsLayer,
+}
+
+/// `http.request.method` per the semantic conventions: the known methods, else `_OTHER`.
+pub fn normalize_method(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::HEAD => "HEAD",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::CONNECT => "CONNECT",
+        http::Method::OPTIONS => "OPTIONS",
+        http::Method::TRACE => "TRACE",
+        http::Method::PATCH => "PATCH",
+        _ => "_OTHER",
+    }
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+fn route_of<B>(request: &http::Request<B>) -> Option<Cow<'static, str>> {
+    #[cfg(feature = "axum")]
+    if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
+        return Some(Cow::Owned(matched.as_str().to_owned()));
+    }
+    request.extensions().get::<RouteTemplate>().map(|r| r.0.clone())
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for HttpMetrics<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: Default,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let started = Instant::now();
+        let method = normalize_method(request.method());
+        let route = route_of(&request);
+        let mut common = vec![KeyValue::new(attr::HTTP_REQUEST_METHOD, method)];
+        if let Some(scheme) = self.layer.scheme {
+            common.push(KeyValue::new(attr::URL_SCHEME, scheme));
+        }
+        let instruments = self.layer.instruments.clone();
+        instruments.active.add(1, &common);
+        if let Some(address) = &self.layer.server_address {
+            common.push(KeyValue::new(attr::SERVER_ADDRESS, address.clone()));
+        }
+        if let Some(route) = &route {
+            common.push(KeyValue::new(attr::HTTP_ROUTE, route.clone()));
+        }
+
+        let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
+        let name = match &route {
+            Some(route) => format!("{method} {route}"),
+            None => method.to_owned(),
+        };
+        let tracer = global::tracer(crate::TRACER_NAME);
+        let span = tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Server)
+            .with_attributes(common.clone())
+            .start_with_context(&tracer, &parent);
+        let cx = parent.with_span(span);
+
+        // A panic while creating the future is caught like one while polling it.
+        let future = catch_unwind(AssertUnwindSafe(|| cx.clone().attach_then(|| self.inner.call(request))));
+        Box::pin(
+            async move {
+                let outcome = match future {
+                    Ok(future) => CatchUnwind(Box::pin(future)).await,
+                    Err(_) => Err(()),
+                };
+                let (status, error_type, result) = match outcome {
+                    Ok(Ok(response)) => {
+                        let status = response.status().as_u16();
+                        (status, (status >= 500).then(|| status.to_string()), Ok(response))
+                    }
+                    // An error from the inner service: no response to read a status from.
+                    Ok(Err(error)) => (500, Some("service_error".to_owned()), Err(error)),
+                    Err(()) => {
+                        let mut response = http::Response::new(ResBody::default());
+                        *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                        (500, Some("panic".to_owned()), Ok(response))
+                    }
+                };
+                let mut attributes = common;
+                attributes.push(KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
+                let span = OtelContext::current();
+                let span = span.span();
+                span.set_attribute(KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
+                if let Some(error_type) = error_type {
+                    span.set_status(Status::error(error_type.clone()));
+                    attributes.push(KeyValue::new(attr::ERROR_TYPE, error_type));
+                }
+                span.end();
+                instruments.duration.record(started.elapsed().as_secs_f64(), &attributes);
+                let active: Vec<KeyValue> = attributes
+                    .iter()
+                    .filter(|kv| kv.key.as_str() == attr::HTTP_REQUEST_METHOD || kv.key.as_str() == attr::URL_SCHEME)
+                    .cloned()
+                    .collect();
+                instruments.active.add(-1, &active);
+                result
+            }
+            .with_context(cx),
+        )
+    }
+}
+
+/// Runs `f` with this context current.
+trait AttachThen {
+    fn attach_then<T>(self, f: impl FnOnce() -> T) -> T;
+}
+
+impl AttachThen for OtelContext {
+    fn attach_then<T>(self, f: impl FnOnce() -> T) -> T {
+        let _guard = self.attach();
+        f()
+    }
+}
+
+/// Polls the inner future, turning a panic into `Err(())`.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}

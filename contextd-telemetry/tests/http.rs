@@ -1,0 +1,124 @@
+//! The HTTP layer in an axum app on a loopback port, driven by a real HTTP client: method,
+//! route, status and duration arrive with the right values; path parameters never become
+//! labels; unknown methods are `_OTHER`; a handler panic is a 500 with `error.type`; the server
+//! span continues the caller's `traceparent`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use common::{HttpTraceReceiver, eventually, serial};
+use contextd_telemetry::http::HttpMetricsLayer;
+use contextd_telemetry::{MetricsExporter, SamplerConfig, TelemetryConfig};
+
+/// Serves `app` on a loopback port from its own runtime; returns the base URL.
+fn serve(app: Router) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{address}")
+}
+
+/// Sample lines of the Prometheus endpoint whose name starts with `prefix`: line → value.
+fn scrape(address: std::net::SocketAddr, prefix: &str) -> BTreeMap<String, f64> {
+    let body = reqwest::blocking::get(format!("http://{address}/metrics")).unwrap().text().unwrap();
+    body.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit_once(' ').map(|(series, value)| (series.to_owned(), value.parse().unwrap())))
+        .collect()
+}
+
+#[test]
+fn requests_are_recorded_by_method_route_and_status_and_spans_continue_the_caller() {
+    let _serial = serial();
+    let receiver = HttpTraceReceiver::start();
+    let telemetry = TelemetryConfig::from_lookup(|_| None)
+        .unwrap()
+        .with_metrics_exporter(MetricsExporter::Prometheus)
+        .with_prometheus_address("127.0.0.1", 0)
+        .with_otlp_traces_endpoint(receiver.traces_endpoint())
+        .with_sampler(SamplerConfig::ParentBasedAlwaysOn)
+        .with_tracing_subscriber(false)
+        .init()
+        .unwrap();
+    let app = Router::new()
+        .route("/checkpoints/{id}", get(|| async { "checkpoint" }).post(|| async { StatusCode::CREATED }))
+        .route("/boom", get(boom))
+        .route("/unavailable", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+        .layer(HttpMetricsLayer::new().with_scheme("http"));
+    let base = serve(app);
+    let client = reqwest::blocking::Client::new();
+
+    // 10 000 distinct paths, one route.
+    for i in 0..10_000 {
+        let response = client.get(format!("{base}/checkpoints/{i}")).send().unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(client.post(format!("{base}/checkpoints/7")).send().unwrap().status(), 201);
+    let purge = reqwest::Method::from_bytes(b"PURGE").unwrap();
+    assert_eq!(client.request(purge, format!("{base}/checkpoints/7")).send().unwrap().status(), 405);
+    assert_eq!(client.get(format!("{base}/boom")).send().unwrap().status(), 500);
+    assert_eq!(client.get(format!("{base}/unavailable")).send().unwrap().status(), 503);
+    let traced = client
+        .get(format!("{base}/checkpoints/traced"))
+        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .send()
+        .unwrap();
+    assert_eq!(traced.status(), 200);
+
+    let series = scrape(telemetry.prometheus_address().unwrap(), "http_server_request_duration_seconds_count");
+    let count = |labels: &str| series.get(&format!("http_server_request_duration_seconds_count{{{labels}}}")).copied();
+    assert_eq!(
+        count("http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"200\""),
+        Some(10_001.0),
+        "{series:#?}"
+    );
+    assert_eq!(
+        count("http_request_method=\"POST\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"201\""),
+        Some(1.0)
+    );
+    assert_eq!(
+        count("http_request_method=\"_OTHER\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"405\""),
+        Some(1.0)
+    );
+    assert_eq!(
+        count("http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/boom\",http_response_status_code=\"500\",error_type=\"panic\""),
+        Some(1.0)
+    );
+    assert_eq!(
+        count("http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/unavailable\",http_response_status_code=\"503\",error_type=\"503\""),
+        Some(1.0)
+    );
+    assert_eq!(series.len(), 5, "no series per raw path: {series:#?}");
+    let active = scrape(telemetry.prometheus_address().unwrap(), "http_server_active_requests");
+    assert!(active.values().all(|v| *v == 0.0) && !active.is_empty(), "{active:?}");
+
+    telemetry.force_flush().unwrap();
+    let spans = eventually(Duration::from_secs(10), "the continued server span", || {
+        let spans: Vec<_> = receiver.received.spans().into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans).collect();
+        spans.into_iter().find(|s| s.trace_id == hex("4bf92f3577b34da6a3ce929d0e0e4736"))
+    });
+    assert_eq!(spans.name, "GET /checkpoints/{id}");
+    assert_eq!(spans.parent_span_id, hex("00f067aa0ba902b7"));
+    assert_eq!(spans.kind, opentelemetry_proto::tonic::trace::v1::span::SpanKind::Server as i32);
+    telemetry.shutdown().unwrap();
+}
+
+async fn boom() -> &'static str {
+    panic!("handler bug")
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
+}
