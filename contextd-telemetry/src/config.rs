@@ -152,6 +152,9 @@ pub struct TelemetryConfig {
     pub(crate) batch: BatchSpanConfig,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) install_tracing_subscriber: bool,
+    pub(crate) runtime_metrics: bool,
+    #[cfg(feature = "runtime-metrics")]
+    pub(crate) tokio_runtime: Option<tokio::runtime::Handle>,
 }
 
 /// The default time [`TelemetryGuard::shutdown`](crate::TelemetryGuard::shutdown) may take.
@@ -496,6 +499,9 @@ impl TelemetryConfig {
             batch,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             install_tracing_subscriber: true,
+            runtime_metrics: true,
+            #[cfg(feature = "runtime-metrics")]
+            tokio_runtime: None,
         };
         Ok(config)
     }
@@ -611,6 +617,21 @@ impl TelemetryConfig {
     /// your own with [`tracing_layer`](crate::tracing_layer).
     pub fn with_tracing_subscriber(mut self, install: bool) -> Self {
         self.install_tracing_subscriber = install;
+        self
+    }
+
+    /// Whether process metrics (and tokio runtime metrics, when a runtime is known) are
+    /// observed (default yes, with the `runtime-metrics` feature).
+    pub fn with_runtime_metrics(mut self, enabled: bool) -> Self {
+        self.runtime_metrics = enabled;
+        self
+    }
+
+    /// The tokio runtime whose metrics to observe; by default the runtime `init` is called in,
+    /// if any.
+    #[cfg(feature = "runtime-metrics")]
+    pub fn with_tokio_runtime(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.tokio_runtime = Some(handle);
         self
     }
 

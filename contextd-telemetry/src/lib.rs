@@ -39,6 +39,8 @@ pub mod naming;
 mod prometheus;
 mod report;
 mod resource;
+#[cfg(feature = "runtime-metrics")]
+mod runtime;
 mod traces;
 mod transport;
 
@@ -104,6 +106,14 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     let tracer = (config.traces_exporter != TracesExporter::None)
         .then(|| opentelemetry::trace::TracerProvider::tracer(&tracer_provider, TRACER_NAME));
     contextd_metrics::bind_global(&metrics.provider.meter(contextd_metrics::METER_NAME), tracer);
+    #[cfg(feature = "runtime-metrics")]
+    if config.runtime_metrics {
+        let meter = metrics.provider.meter(contextd_metrics::METER_NAME);
+        runtime::register_process(&meter);
+        if let Some(handle) = config.tokio_runtime.clone().or_else(|| tokio::runtime::Handle::try_current().ok()) {
+            runtime::register_tokio(&meter, handle);
+        }
+    }
     if config.install_tracing_subscriber {
         install_tracing_subscriber();
     }

@@ -145,3 +145,43 @@ fn victoriametrics_scrapes_the_prometheus_endpoint_with_no_collector() {
     telemetry.shutdown().unwrap();
     let _ = std::fs::remove_file(config);
 }
+
+/// The value of the first sample line of `name` (with any labels) in a scrape.
+fn sample(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit_once(' '))
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+#[test]
+fn process_and_tokio_metrics_are_present_and_plausible() {
+    let _serial = serial();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let telemetry = prometheus_config().with_tokio_runtime(runtime.handle().clone()).init().unwrap();
+    let address = telemetry.prometheus_address().unwrap();
+    let (_, before) = get(address, "/metrics");
+    let rss_before = sample(&before, "process_memory_usage_bytes").expect("process.memory.usage");
+    assert!(rss_before > 0.0);
+    assert!(sample(&before, "process_memory_virtual_bytes").unwrap() >= rss_before);
+    assert!(sample(&before, "process_thread_count").unwrap() >= 2.0);
+    assert!(sample(&before, "process_unix_file_descriptor_count").unwrap() >= 3.0);
+    assert!(before.contains("process_cpu_time_seconds_total{cpu_mode=\"user\"}"), "{before}");
+    assert!(before.contains("process_cpu_utilization_ratio{cpu_mode=\"system\"}"), "{before}");
+    assert_eq!(sample(&before, "tokio_runtime_workers"), Some(2.0));
+    assert!(sample(&before, "tokio_runtime_alive_tasks").is_some());
+    assert!(sample(&before, "tokio_runtime_global_queue_depth").is_some());
+    assert!(sample(&before, "tokio_runtime_worker_busy_time_seconds_total").is_some(), "{before}");
+
+    // 50 MiB, every page touched, kept alive across the scrape.
+    let mut block = vec![0u8; 50 << 20];
+    for page in block.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(600)); // past the per-collection cache
+    let (_, after) = get(address, "/metrics");
+    let rss_after = sample(&after, "process_memory_usage_bytes").unwrap();
+    assert!(rss_after - rss_before >= 45.0 * 1024.0 * 1024.0, "RSS {rss_before} -> {rss_after}");
+    assert_eq!(std::hint::black_box(&block)[4096], 1);
+    telemetry.shutdown().unwrap();
+}
