@@ -224,7 +224,9 @@ where
                 instruments.duration.record(started.elapsed().as_secs_f64(), &attributes);
                 let active: Vec<KeyValue> = attributes
                     .iter()
-                    .filter(|kv| kv.key.as_str() == attr::HTTP_REQUEST_METHOD || kv.key.as_str() == attr::URL_SCHEME)
+                    .filter(|kv| {
+                        kv.key.as_str() == attr::HTTP_REQUEST_METHOD || kv.key.as_str() == attr::URL_SCHEME
+                    })
                     .cloned()
                     .collect();
                 instruments.active.add(-1, &active);

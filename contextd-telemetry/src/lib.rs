@@ -36,6 +36,8 @@ mod guard;
 pub mod http;
 mod metrics;
 pub mod naming;
+#[cfg(feature = "profiling")]
+pub mod profiling;
 mod prometheus;
 mod report;
 mod resource;
@@ -110,7 +112,9 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     if config.runtime_metrics {
         let meter = metrics.provider.meter(contextd_metrics::METER_NAME);
         runtime::register_process(&meter);
-        if let Some(handle) = config.tokio_runtime.clone().or_else(|| tokio::runtime::Handle::try_current().ok()) {
+        if let Some(handle) =
+            config.tokio_runtime.clone().or_else(|| tokio::runtime::Handle::try_current().ok())
+        {
             runtime::register_tokio(&meter, handle);
         }
     }

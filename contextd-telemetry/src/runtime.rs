@@ -44,7 +44,8 @@ pub(crate) fn read_proc() -> Option<ProcSample> {
         let line = status.lines().find(|l| l.starts_with(key))?;
         line.split_whitespace().nth(1)?.parse::<i64>().ok().map(|k| k * 1024)
     };
-    let threads = status.lines().find(|l| l.starts_with("Threads:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let threads =
+        status.lines().find(|l| l.starts_with("Threads:"))?.split_whitespace().nth(1)?.parse().ok()?;
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name, which is in parentheses and may contain spaces.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -114,25 +115,28 @@ pub(crate) fn register_process(meter: &Meter) {
         return;
     }
     let sampler = Arc::new(Sampler::default());
-    let updown = |name: &'static str, unit: &'static str, description: &'static str, get: fn(&ProcSample) -> i64| {
-        let sampler = sampler.clone();
-        meter
-            .i64_observable_up_down_counter(name)
-            .with_unit(unit)
-            .with_description(description)
-            .with_callback(move |observer| {
-                guarded(|| {
-                    if let Some((sample, _)) = sampler.sample() {
-                        observer.observe(get(&sample), &[]);
-                    }
-                });
-            })
-            .build();
-    };
+    let updown =
+        |name: &'static str, unit: &'static str, description: &'static str, get: fn(&ProcSample) -> i64| {
+            let sampler = sampler.clone();
+            meter
+                .i64_observable_up_down_counter(name)
+                .with_unit(unit)
+                .with_description(description)
+                .with_callback(move |observer| {
+                    guarded(|| {
+                        if let Some((sample, _)) = sampler.sample() {
+                            observer.observe(get(&sample), &[]);
+                        }
+                    });
+                })
+                .build();
+        };
     updown(metric::PROCESS_MEMORY_USAGE, "By", "Resident set size", |s| s.rss_bytes);
     updown(metric::PROCESS_MEMORY_VIRTUAL, "By", "Virtual memory size", |s| s.virtual_bytes);
     updown(metric::PROCESS_THREAD_COUNT, "{thread}", "Process threads", |s| s.threads);
-    updown(metric::PROCESS_UNIX_FILE_DESCRIPTOR_COUNT, "{file_descriptor}", "Open file descriptors", |s| s.open_fds);
+    updown(metric::PROCESS_UNIX_FILE_DESCRIPTOR_COUNT, "{file_descriptor}", "Open file descriptors", |s| {
+        s.open_fds
+    });
 
     let modes = [KeyValue::new("cpu.mode", "user"), KeyValue::new("cpu.mode", "system")];
     let cpu_sampler = sampler.clone();
@@ -167,7 +171,10 @@ pub(crate) fn register_process(meter: &Meter) {
 
 /// Registers the tokio runtime instruments for `handle` on `meter`.
 pub(crate) fn register_tokio(meter: &Meter, handle: tokio::runtime::Handle) {
-    let gauge = |name: &'static str, unit: &'static str, description: &'static str, read: fn(&tokio::runtime::RuntimeMetrics) -> i64| {
+    let gauge = |name: &'static str,
+                 unit: &'static str,
+                 description: &'static str,
+                 read: fn(&tokio::runtime::RuntimeMetrics) -> i64| {
         let handle = handle.clone();
         meter
             .i64_observable_gauge(name)
@@ -177,10 +184,16 @@ pub(crate) fn register_tokio(meter: &Meter, handle: tokio::runtime::Handle) {
             .build();
     };
     gauge("tokio.runtime.workers", "{worker}", "Worker threads of the runtime", |m| m.num_workers() as i64);
-    gauge("tokio.runtime.alive_tasks", "{task}", "Tasks alive in the runtime", |m| m.num_alive_tasks() as i64);
-    gauge("tokio.runtime.global_queue.depth", "{task}", "Tasks in the global queue", |m| m.global_queue_depth() as i64);
+    gauge("tokio.runtime.alive_tasks", "{task}", "Tasks alive in the runtime", |m| {
+        m.num_alive_tasks() as i64
+    });
+    gauge("tokio.runtime.global_queue.depth", "{task}", "Tasks in the global queue", |m| {
+        m.global_queue_depth() as i64
+    });
     #[cfg(tokio_unstable)]
-    gauge("tokio.runtime.blocking_threads", "{thread}", "Blocking-pool threads", |m| m.num_blocking_threads() as i64);
+    gauge("tokio.runtime.blocking_threads", "{thread}", "Blocking-pool threads", |m| {
+        m.num_blocking_threads() as i64
+    });
 
     #[cfg(target_has_atomic = "64")]
     {
@@ -217,7 +230,9 @@ pub(crate) fn register_tokio(meter: &Meter, handle: tokio::runtime::Handle) {
             .u64_observable_counter("tokio.runtime.spawned_tasks")
             .with_unit("{task}")
             .with_description("Tasks spawned since the runtime started")
-            .with_callback(move |observer| guarded(|| observer.observe(spawned.metrics().spawned_tasks_count(), &[])))
+            .with_callback(move |observer| {
+                guarded(|| observer.observe(spawned.metrics().spawned_tasks_count(), &[]))
+            })
             .build();
     }
 }

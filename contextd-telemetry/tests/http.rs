@@ -21,7 +21,8 @@ fn serve(app: Router) -> String {
     let address = listener.local_addr().unwrap();
     listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             axum::serve(listener, app).await.unwrap();
@@ -77,27 +78,40 @@ fn requests_are_recorded_by_method_route_and_status_and_spans_continue_the_calle
         .unwrap();
     assert_eq!(traced.status(), 200);
 
-    let series = scrape(telemetry.prometheus_address().unwrap(), "http_server_request_duration_seconds_count");
-    let count = |labels: &str| series.get(&format!("http_server_request_duration_seconds_count{{{labels}}}")).copied();
+    let series =
+        scrape(telemetry.prometheus_address().unwrap(), "http_server_request_duration_seconds_count");
+    let count = |labels: &str| {
+        series.get(&format!("http_server_request_duration_seconds_count{{{labels}}}")).copied()
+    };
     assert_eq!(
-        count("http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"200\""),
+        count(
+            "http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"200\""
+        ),
         Some(10_001.0),
         "{series:#?}"
     );
     assert_eq!(
-        count("http_request_method=\"POST\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"201\""),
+        count(
+            "http_request_method=\"POST\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"201\""
+        ),
         Some(1.0)
     );
     assert_eq!(
-        count("http_request_method=\"_OTHER\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"405\""),
+        count(
+            "http_request_method=\"_OTHER\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"405\""
+        ),
         Some(1.0)
     );
     assert_eq!(
-        count("http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/boom\",http_response_status_code=\"500\",error_type=\"panic\""),
+        count(
+            "http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/boom\",http_response_status_code=\"500\",error_type=\"panic\""
+        ),
         Some(1.0)
     );
     assert_eq!(
-        count("http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/unavailable\",http_response_status_code=\"503\",error_type=\"503\""),
+        count(
+            "http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/unavailable\",http_response_status_code=\"503\",error_type=\"503\""
+        ),
         Some(1.0)
     );
     assert_eq!(series.len(), 5, "no series per raw path: {series:#?}");
@@ -106,7 +120,8 @@ fn requests_are_recorded_by_method_route_and_status_and_spans_continue_the_calle
 
     telemetry.force_flush().unwrap();
     let spans = eventually(Duration::from_secs(10), "the continued server span", || {
-        let spans: Vec<_> = receiver.received.spans().into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans).collect();
+        let spans: Vec<_> =
+            receiver.received.spans().into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans).collect();
         spans.into_iter().find(|s| s.trace_id == hex("4bf92f3577b34da6a3ce929d0e0e4736"))
     });
     assert_eq!(spans.name, "GET /checkpoints/{id}");
