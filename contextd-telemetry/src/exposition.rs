@@ -117,6 +117,10 @@ fn sample<'a, T: Sample>(
         }
         out.push('"');
     };
+    // Sorted by key: the SDK hands attributes over in either order, and stable output is
+    // easier to read and to test.
+    let mut attributes: Vec<&KeyValue> = attributes.collect();
+    attributes.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
     for kv in attributes {
         label(out, &sanitize_label_name(kv.key.as_str()), &kv.value.as_str());
     }

@@ -85,32 +85,32 @@ fn requests_are_recorded_by_method_route_and_status_and_spans_continue_the_calle
     };
     assert_eq!(
         count(
-            "http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"200\""
+            "http_request_method=\"GET\",http_response_status_code=\"200\",http_route=\"/checkpoints/{id}\",url_scheme=\"http\""
         ),
         Some(10_001.0),
         "{series:#?}"
     );
     assert_eq!(
         count(
-            "http_request_method=\"POST\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"201\""
+            "http_request_method=\"POST\",http_response_status_code=\"201\",http_route=\"/checkpoints/{id}\",url_scheme=\"http\""
         ),
         Some(1.0)
     );
     assert_eq!(
         count(
-            "http_request_method=\"_OTHER\",url_scheme=\"http\",http_route=\"/checkpoints/{id}\",http_response_status_code=\"405\""
+            "http_request_method=\"_OTHER\",http_response_status_code=\"405\",http_route=\"/checkpoints/{id}\",url_scheme=\"http\""
         ),
         Some(1.0)
     );
     assert_eq!(
         count(
-            "http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/boom\",http_response_status_code=\"500\",error_type=\"panic\""
+            "error_type=\"panic\",http_request_method=\"GET\",http_response_status_code=\"500\",http_route=\"/boom\",url_scheme=\"http\""
         ),
         Some(1.0)
     );
     assert_eq!(
         count(
-            "http_request_method=\"GET\",url_scheme=\"http\",http_route=\"/unavailable\",http_response_status_code=\"503\",error_type=\"503\""
+            "error_type=\"503\",http_request_method=\"GET\",http_response_status_code=\"503\",http_route=\"/unavailable\",url_scheme=\"http\""
         ),
         Some(1.0)
     );

@@ -1,0 +1,104 @@
+//! The examples run as a newcomer runs them, and the demo's telemetry lands in a real
+//! VictoriaMetrics: every catalog instrument, the HTTP and the process metrics.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use contextd_metrics::{InstrumentKind, catalog};
+use contextd_testkit::{VictoriaMetrics, eventually};
+
+/// An example binary, built by `cargo test --all-targets` next to this test's binary.
+fn example(name: &str) -> Command {
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let path: PathBuf = deps.parent().unwrap().join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built; run the suite with `cargo test --all-targets` (scripts/test)",
+        path.display()
+    );
+    let mut command = Command::new(path);
+    // The examples read the OTEL_* environment; start from none of it.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OTEL_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn run(command: &mut Command) -> (String, String) {
+    let Output { status, stdout, stderr } = command.output().unwrap();
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned());
+    assert!(status.success(), "{command:?} failed: {status}\n{stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn quickstart_prints_the_series_and_a_summary_with_nothing_running() {
+    let (stdout, _) = run(&mut example("quickstart"));
+    assert!(
+        stdout.contains("contextd_checkpoint_operations_total{operation=\"create\",status=\"error\"} 4\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("contextd_checkpoint_duration_seconds_bucket{operation=\"search\",le=\"0.025\"}"),
+        "{stdout}"
+    );
+    let summary = stdout.split("checkpoint operations").nth(1).expect("the summary table");
+    for row in ["create       40       4", "search       14       0", "list          8       0"] {
+        assert!(summary.contains(row), "{summary}");
+    }
+}
+
+#[test]
+fn plain_main_runs_without_a_runtime() {
+    let (stdout, _) = run(&mut example("plain_main"));
+    assert!(stdout.contains("flaky: skill #0") && stdout.contains("missing: no skill"), "{stdout}");
+    assert!(
+        stdout.contains("contextd_skill_operations_total{operation=\"search\",status=\"error\"} 1\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn demo_rejects_bad_flags() {
+    let output = example("contextd_demo").args(["--duration", "soon"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--duration \"soon\""));
+}
+
+#[test]
+fn demo_fills_every_catalog_series_in_victoriametrics() {
+    let vm = VictoriaMetrics::start();
+    run(example("contextd_demo")
+        .args(["--operations", "25"])
+        .env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", vm.otlp_metrics_endpoint())
+        .env("OTEL_TRACES_EXPORTER", "none")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "1000"));
+    let mut expected: Vec<String> = catalog()
+        .iter()
+        .map(|s| {
+            if s.kind == InstrumentKind::Histogram { format!("{}_count", s.name) } else { s.name.to_owned() }
+        })
+        .collect();
+    expected.extend(
+        [
+            "http_server_request_duration_seconds_count",
+            "http_server_active_requests",
+            "process_memory_usage_bytes",
+        ]
+        .map(String::from),
+    );
+    let names = eventually(Duration::from_secs(20), "the demo's series", || {
+        let names = vm.metric_names();
+        expected.iter().all(|e| names.contains(e)).then_some(names)
+    });
+    for name in &expected {
+        assert!(names.contains(name), "{name} missing; stored: {names:?}");
+    }
+    // The demo records errors too, so error ratios have something to show.
+    let errors = vm.query("sum(contextd_skill_operations_total{status=\"error\"})");
+    assert!(!errors.is_empty(), "no failed skill applications recorded");
+}

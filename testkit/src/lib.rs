@@ -1,0 +1,129 @@
+//! Test support for the workspace's suites: a real VictoriaMetrics process on a free loopback
+//! port, started the way the project runs it, and helpers to query it.
+//!
+//! The binary comes from `$VICTORIA_METRICS_BIN` or the folder `scripts/install-victoriametrics`
+//! installs into; when it is missing the test fails with the command that installs it.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Waits until `check` returns `Some`, or panics with `what` after `timeout`.
+pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let until = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < until, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A loopback port that was free a moment ago (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+}
+
+/// A VictoriaMetrics process on a free loopback port with its own data directory.
+pub struct VictoriaMetrics {
+    child: Child,
+    /// Its HTTP port on 127.0.0.1.
+    pub port: u16,
+    data: PathBuf,
+}
+
+impl VictoriaMetrics {
+    /// Starts VictoriaMetrics the way the project runs it: Prometheus naming for OTLP, and no
+    /// query latency offset so fresh samples are visible. Fails (never skips) when the binary
+    /// is missing, naming the command that installs it.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// As [`start`](Self::start), with extra command-line flags.
+    pub fn start_with(extra: &[String]) -> Self {
+        let binary = std::env::var_os("VICTORIA_METRICS_BIN").map(PathBuf::from).unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
+            home.join(".cache/contextd-tools/victoriametrics/bin/victoria-metrics")
+        });
+        assert!(
+            binary.is_file(),
+            "VictoriaMetrics is not installed at {}; install it with `scripts/install-victoriametrics` \
+             (or run the whole suite with `scripts/test`), or point VICTORIA_METRICS_BIN at the binary",
+            binary.display()
+        );
+        let port = free_port();
+        let data = std::env::temp_dir().join(format!("contextd-vm-{}-{port}", std::process::id()));
+        let child = Command::new(&binary)
+            .arg(format!("-storageDataPath={}", data.display()))
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg("-opentelemetry.usePrometheusNaming")
+            .arg("-search.latencyOffset=0s")
+            .arg("-loggerLevel=ERROR")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+        let vm = Self { child, port, data };
+        eventually(Duration::from_secs(30), "VictoriaMetrics /health", || {
+            let ok = http().get(vm.url("/health")).send().ok()?.text().ok()?;
+            (ok.trim() == "OK").then_some(())
+        });
+        vm
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The OTLP/HTTP metrics endpoint, for `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`.
+    pub fn otlp_metrics_endpoint(&self) -> String {
+        self.url("/opentelemetry/v1/metrics")
+    }
+
+    /// Runs a PromQL instant query (after making fresh samples searchable) and returns the
+    /// `data.result` array.
+    pub fn query(&self, promql: &str) -> Vec<serde_json::Value> {
+        let client = http();
+        client.get(self.url("/internal/force_flush")).send().expect("force_flush");
+        let url = self.url(&format!("/api/v1/query?query={}", url_encode(promql)));
+        let response: serde_json::Value =
+            serde_json::from_str(&client.get(url).send().unwrap().text().unwrap()).unwrap();
+        assert_eq!(response["status"], "success", "query {promql}: {response}");
+        response["data"]["result"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Every metric name VictoriaMetrics has stored.
+    pub fn metric_names(&self) -> Vec<String> {
+        let client = http();
+        client.get(self.url("/internal/force_flush")).send().expect("force_flush");
+        let body = client.get(self.url("/api/v1/label/__name__/values")).send().unwrap().text().unwrap();
+        let response: serde_json::Value = serde_json::from_str(&body).unwrap();
+        response["data"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+    }
+}
+
+impl Drop for VictoriaMetrics {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
