@@ -381,7 +381,7 @@ fn round(contextd: &Contextd, step: u64) {
     let _ = tools.troubleshoot("timeout");
     let _ = tools.list_patterns();
     let _ = tools.status();
-    if step % 5 == 0 {
+    if step.is_multiple_of(5) {
         let _ = tools.index_repository();
         let _ = run_agent(contextd, step);
         let _ = skills.create(&format!("skill-{}", step % 7));
@@ -393,7 +393,7 @@ fn round(contextd: &Contextd, step: u64) {
     for skill in ["retry-flaky-test", "bump-dependency"] {
         let _ = skills.apply(skill);
     }
-    if step % 11 == 0 {
+    if step.is_multiple_of(11) {
         let _ = Checkpoints(contextd).delete();
         let _ = skills.delete();
     }
