@@ -55,7 +55,7 @@ fn unknown_format_is_a_usage_error_listing_the_valid_ones() {
     let output = run_catalog(&["yaml"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("`yaml`") && stderr.contains("json, markdown"), "{stderr}");
+    assert!(stderr.contains("`yaml`") && stderr.contains("json, markdown, grafana <dir>"), "{stderr}");
     assert!(output.stdout.is_empty());
     assert_eq!(run_catalog(&[]).status.code(), Some(2));
 }

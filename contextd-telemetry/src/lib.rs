@@ -108,6 +108,11 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     let tracer = (config.traces_exporter != TracesExporter::None)
         .then(|| opentelemetry::trace::TracerProvider::tracer(&tracer_provider, TRACER_NAME));
     contextd_metrics::bind_global(&metrics.provider.meter(contextd_metrics::METER_NAME), tracer);
+    register_self_metrics(
+        &metrics.provider.meter(contextd_metrics::METER_NAME),
+        &metrics_report,
+        &traces_report,
+    );
     #[cfg(feature = "runtime-metrics")]
     if config.runtime_metrics {
         let meter = metrics.provider.meter(contextd_metrics::METER_NAME);
@@ -130,6 +135,42 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
         traces_report,
     };
     Ok(TelemetryGuard::running(parts, config.shutdown_timeout))
+}
+
+/// `contextd_telemetry_exports_total{signal}` and `contextd_telemetry_export_failures_total{signal}`:
+/// the exporters' own outcomes, so a dashboard and an alert can see export trouble (metrics
+/// failures arrive once the backend is reachable again; the counts are cumulative).
+fn register_self_metrics(
+    meter: &opentelemetry::metrics::Meter,
+    metrics: &Arc<report::ExportReport>,
+    traces: &Arc<report::ExportReport>,
+) {
+    let reports = [("metrics", metrics.clone()), ("traces", traces.clone())];
+    let attempts = reports.clone();
+    meter
+        .u64_observable_counter("contextd_telemetry_exports_total")
+        .with_unit("{export}")
+        .with_description("Export attempts of the telemetry pipeline, by signal")
+        .with_callback(move |observer| {
+            for (signal, report) in &attempts {
+                let stats = report.stats();
+                observer.observe(
+                    stats.succeeded + stats.failed,
+                    &[opentelemetry::KeyValue::new("signal", *signal)],
+                );
+            }
+        })
+        .build();
+    meter
+        .u64_observable_counter("contextd_telemetry_export_failures_total")
+        .with_unit("{export}")
+        .with_description("Failed exports of the telemetry pipeline, by signal")
+        .with_callback(move |observer| {
+            for (signal, report) in &reports {
+                observer.observe(report.stats().failed, &[opentelemetry::KeyValue::new("signal", *signal)]);
+            }
+        })
+        .build();
 }
 
 /// Points the globals back at no-op providers, so nothing records into a shut-down pipeline.

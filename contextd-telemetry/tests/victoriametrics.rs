@@ -131,11 +131,22 @@ fn every_catalog_instrument_arrives_in_victoriametrics_under_its_exact_name() {
             }
         }
     }
+    // Catalog series only: process, runtime and contextd_telemetry_* self-metrics come along too.
     let stored = eventually(Duration::from_secs(30), "all series in VictoriaMetrics", || {
-        let names: BTreeSet<String> = vm.metric_names().into_iter().collect();
+        let names: BTreeSet<String> = vm
+            .metric_names()
+            .into_iter()
+            .filter(|n| n.starts_with("contextd_") && !n.starts_with("contextd_telemetry_"))
+            .collect();
         (names.len() >= expected.len()).then_some(names)
     });
     assert_eq!(stored, expected, "series names in VictoriaMetrics differ from the catalog");
+    let all = vm.metric_names();
+    for self_metric in
+        ["contextd_telemetry_exports_total", "process_memory_usage_bytes", "process_cpu_time_seconds_total"]
+    {
+        assert!(all.iter().any(|n| n == self_metric), "{self_metric} missing: {all:?}");
+    }
 
     for spec in catalog() {
         let series_name = match spec.kind {

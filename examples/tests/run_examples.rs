@@ -1,23 +1,15 @@
 //! The examples run as a newcomer runs them, and the demo's telemetry lands in a real
 //! VictoriaMetrics: every catalog instrument, the HTTP and the process metrics.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use contextd_metrics::{InstrumentKind, catalog};
-use contextd_testkit::{VictoriaMetrics, eventually};
+use contextd_testkit::{VictoriaMetrics, eventually, example_binary};
 
-/// An example binary, built by `cargo test --all-targets` next to this test's binary.
+/// An example binary, freshly built.
 fn example(name: &str) -> Command {
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    let path: PathBuf = deps.parent().unwrap().join("examples").join(name);
-    assert!(
-        path.is_file(),
-        "{} is not built; run the suite with `cargo test --all-targets` (scripts/test)",
-        path.display()
-    );
-    let mut command = Command::new(path);
+    let mut command = Command::new(example_binary(name));
     // The examples read the OTEL_* environment; start from none of it.
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("OTEL_") {

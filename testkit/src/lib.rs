@@ -101,6 +101,23 @@ impl VictoriaMetrics {
         response["data"]["result"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Runs a PromQL instant query, returning VictoriaMetrics' error (e.g. a parse error) instead
+    /// of failing.
+    ///
+    /// # Errors
+    /// The error message VictoriaMetrics answered with.
+    pub fn try_query(&self, promql: &str) -> Result<Vec<serde_json::Value>, String> {
+        let client = http();
+        client.get(self.url("/internal/force_flush")).send().map_err(|e| e.to_string())?;
+        let url = self.url(&format!("/api/v1/query?query={}", url_encode(promql)));
+        let body = client.get(url).send().and_then(|r| r.text()).map_err(|e| e.to_string())?;
+        let response: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+        if response["status"] != "success" {
+            return Err(response["error"].as_str().unwrap_or(&body).to_owned());
+        }
+        Ok(response["data"]["result"].as_array().cloned().unwrap_or_default())
+    }
+
     /// Every metric name VictoriaMetrics has stored.
     pub fn metric_names(&self) -> Vec<String> {
         let client = http();
@@ -126,4 +143,32 @@ fn url_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The path of an example of the `contextd-examples` package, built first (once per test
+/// process) with the cargo that runs the tests, so a test never runs a stale binary.
+///
+/// # Panics
+/// When the build fails, with cargo's output.
+pub fn example_binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    // target/<profile>/deps/<test binary> → target/<profile>
+    let profile_dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
+    if !built.iter().any(|b| b == name) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let target_dir = profile_dir.parent().unwrap();
+        let output = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "contextd-examples", "--example", name, "--target-dir"])
+            .arg(target_dir)
+            .output()
+            .expect("run cargo");
+        assert!(
+            output.status.success(),
+            "building example {name} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        built.push(name.to_owned());
+    }
+    profile_dir.join("examples").join(name)
 }

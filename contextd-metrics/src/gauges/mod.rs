@@ -318,6 +318,7 @@ impl GaugeSources {
             running.snapshots.push((source.spec.name, snapshot.clone()));
             register(meter, source.spec, move || snapshot.fresh(max_age).unwrap_or_default());
         }
+        register_failures(meter, &running.snapshots);
         if let Some(tracker) = self.tracker {
             let spec = spec("contextd_skill_success_rate");
             register(meter, spec, move || {
@@ -330,6 +331,31 @@ impl GaugeSources {
         }
         Ok(running)
     }
+}
+
+/// `contextd_telemetry_gauge_source_failures_total{gauge, reason}` (reason: error, timeout,
+/// panic), so a failing source shows on a dashboard and can raise an alert.
+fn register_failures(meter: &Meter, snapshots: &[(&'static str, Arc<Snapshot>)]) {
+    let snapshots = snapshots.to_vec();
+    meter
+        .u64_observable_counter("contextd_telemetry_gauge_source_failures_total")
+        .with_unit("{failure}")
+        .with_description("Failed reads of gauge sources, by gauge and reason")
+        .with_callback(move |observer| {
+            for (gauge, snapshot) in &snapshots {
+                for (reason, count) in [
+                    ("error", &snapshot.errors),
+                    ("timeout", &snapshot.timeouts),
+                    ("panic", &snapshot.panics),
+                ] {
+                    observer.observe(
+                        count.load(Ordering::Relaxed),
+                        &[KeyValue::new("gauge", *gauge), KeyValue::new("reason", reason)],
+                    );
+                }
+            }
+        })
+        .build();
 }
 
 /// Registers the observable gauge `spec` whose callback observes `points()`; a panic in it costs

@@ -1,11 +1,14 @@
-//! The catalog rendered for people and tools: JSON for scripts, markdown for the docs.
+//! The catalog rendered for people and tools: JSON for scripts, markdown for the docs, Grafana
+//! dashboards for operators.
 //!
 //! `docs/metrics-catalog.md` is exactly [`markdown`]'s output (a test checks it), produced by
 //! `cargo run -p contextd-metrics --bin contextd-catalog markdown`.
 
+mod grafana;
 mod json;
 mod markdown;
 
+pub use grafana::{Dashboard, grafana, panel_queries};
 pub use json::json;
 pub use markdown::markdown;
 

@@ -1,0 +1,325 @@
+//! The monitoring stack, proven with real tools where they run here: alert rules through
+//! `vmalert-tool unittest`, every dashboard query against a VictoriaMetrics fed by the demo, the
+//! same series whether metrics come straight or through a collector-style OTLP relay, and static
+//! checks of the compose, collector and Grafana files (no Docker engine on these machines).
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use contextd_metrics::{InstrumentKind, catalog, render};
+use contextd_testkit::{VictoriaMetrics, eventually, example_binary};
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn monitoring(path: &str) -> PathBuf {
+    repo().join("monitoring").join(path)
+}
+
+fn demo() -> Command {
+    let mut command = Command::new(example_binary("contextd_demo"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OTEL_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("OTEL_TRACES_EXPORTER", "none").env("OTEL_METRIC_EXPORT_INTERVAL", "1000");
+    command
+}
+
+fn run_demo(endpoint: &str, instance: &str) {
+    let output = demo()
+        .args(["--operations", "25"])
+        .env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", endpoint)
+        .env("OTEL_RESOURCE_ATTRIBUTES", format!("service.instance.id={instance}"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "demo failed: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn alert_rules_fire_and_stay_quiet_in_vmalert_tool() {
+    let tool = std::env::var_os("VMALERT_TOOL_BIN").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
+        home.join(".cache/contextd-tools/victoriametrics/bin/vmalert-tool")
+    });
+    assert!(
+        tool.is_file(),
+        "vmalert-tool not found at {}; install it with `scripts/install-victoriametrics`",
+        tool.display()
+    );
+    let output = Command::new(&tool)
+        .arg("unittest")
+        .arg(format!("--files={}", monitoring("alerts/tests/contextd.test.yml").display()))
+        .output()
+        .unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && text.contains("SUCCESS"), "{text}");
+}
+
+#[test]
+fn committed_dashboards_are_the_fresh_generation_and_cover_all_31_instruments() {
+    let mut queried = BTreeSet::new();
+    for dashboard in render::grafana(catalog()) {
+        let path = monitoring("grafana/dashboards").join(dashboard.file_name);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == format!("{:#}\n", dashboard.json),
+            "{} is out of date; regenerate with\n  cargo run -p contextd-metrics --bin contextd-catalog grafana monitoring/grafana/dashboards",
+            path.display()
+        );
+        assert_eq!(dashboard.json["refresh"], "30s");
+        for (_, query) in render::panel_queries(&dashboard.json) {
+            for spec in catalog() {
+                if query.contains(spec.name) {
+                    queried.insert(spec.name);
+                }
+            }
+        }
+    }
+    let missing: Vec<&str> = catalog().iter().map(|s| s.name).filter(|n| !queried.contains(n)).collect();
+    assert!(missing.is_empty(), "instruments on no panel: {missing:?}");
+}
+
+/// Substitutes the dashboard variables the way Grafana does with "All" selected.
+fn concrete(query: &str) -> String {
+    query
+        .replace("$environment", ".*")
+        .replace("$instance", ".*")
+        .replace("$operation", ".*")
+        .replace("$__rate_interval", "1m")
+}
+
+#[test]
+fn every_dashboard_query_parses_and_has_data_from_the_demo() {
+    let vm = VictoriaMetrics::start();
+    run_demo(&vm.otlp_metrics_endpoint(), "dashboards");
+    eventually(Duration::from_secs(20), "the demo's series", || {
+        vm.metric_names().iter().any(|n| n == "contextd_skill_success_rate").then_some(())
+    });
+    let mut failures = Vec::new();
+    for dashboard in render::grafana(catalog()) {
+        for (panel, query) in render::panel_queries(&dashboard.json) {
+            match vm.try_query(&concrete(&query)) {
+                Ok(result) if result.is_empty() => {
+                    failures.push(format!("{} / {panel}: no data for {query}", dashboard.title))
+                }
+                Ok(_) => {}
+                Err(error) => failures.push(format!("{} / {panel}: {error} in {query}", dashboard.title)),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} panels failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Forwards OTLP/HTTP metric requests unchanged to `target`, as the collector's
+/// `otlphttp/victoriametrics` exporter does (batching aside).
+fn otlp_relay(target: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let client = reqwest::blocking::Client::new();
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = header.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let status = client
+                    .post(&target)
+                    .header("content-type", "application/x-protobuf")
+                    .body(body)
+                    .send()
+                    .map_or(502, |r| r.status().as_u16());
+                write!(writer, "HTTP/1.1 {status} OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+            }
+        }
+    });
+    format!("http://{address}/v1/metrics")
+}
+
+#[test]
+fn direct_and_collector_paths_give_the_same_series() {
+    let vm = VictoriaMetrics::start();
+    run_demo(&vm.otlp_metrics_endpoint(), "direct");
+    run_demo(&otlp_relay(vm.otlp_metrics_endpoint()), "relayed");
+    let names = |instance: &str| -> BTreeSet<String> {
+        vm.query(&format!("count by (__name__) ({{service_instance_id=\"{instance}\"}})"))
+            .iter()
+            .map(|s| s["metric"]["__name__"].as_str().unwrap_or_default().to_owned())
+            .filter(|n| !n.starts_with("process_") && !n.starts_with("tokio_"))
+            .collect()
+    };
+    let direct = eventually(Duration::from_secs(20), "direct series", || {
+        Some(names("direct")).filter(|n| n.len() > 40)
+    });
+    let relayed = eventually(Duration::from_secs(20), "relayed series", || {
+        Some(names("relayed")).filter(|n| n.len() >= direct.len())
+    });
+    assert_eq!(direct, relayed);
+    for spec in catalog().iter().filter(|s| s.kind != InstrumentKind::Histogram) {
+        assert!(direct.contains(spec.name), "{} missing", spec.name);
+    }
+}
+
+fn yaml(path: &Path) -> Yaml {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut docs =
+        YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+    assert_eq!(docs.len(), 1, "{}", path.display());
+    docs.remove(0)
+}
+
+fn strings(node: &Yaml) -> Vec<String> {
+    node.as_vec()
+        .map(|v| v.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// `host:port` of a URL.
+fn host_port(url: &str) -> (String, u16) {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let authority = rest.split('/').next().unwrap();
+    let (host, port) = authority.split_once(':').unwrap_or((authority, "80"));
+    (host.to_owned(), port.parse().unwrap())
+}
+
+#[test]
+fn compose_collector_and_grafana_files_agree() {
+    let compose = yaml(&monitoring("docker-compose.yml"));
+    let services = compose["services"].as_hash().expect("services");
+    let names: BTreeSet<String> = services.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect();
+    for required in ["otel-collector", "victoriametrics", "vmalert", "jaeger", "grafana"] {
+        assert!(names.contains(required), "{required} missing from docker-compose.yml");
+    }
+    let service = |name: &str| &compose["services"][name];
+    let mut published = BTreeSet::new();
+    for name in &names {
+        let s = service(name);
+        let image = s["image"].as_str().unwrap_or_default();
+        assert!(image.contains(':') && !image.ends_with(":latest"), "{name}: image {image:?} is not pinned");
+        assert!(!s["healthcheck"].is_badvalue(), "{name} has no healthcheck");
+        for volume in strings(&s["volumes"]) {
+            if let Some(local) = volume.strip_prefix("./") {
+                let local = local.split(':').next().unwrap();
+                assert!(monitoring(local).exists(), "{name}: {local} does not exist");
+            }
+        }
+        for port in strings(&s["ports"]) {
+            published.insert(port.split(':').next_back().unwrap().parse::<u16>().unwrap());
+        }
+    }
+    let vm_port = strings(&service("victoriametrics")["command"])
+        .iter()
+        .find_map(|a| a.strip_prefix("-httpListenAddr=:").map(|p| p.parse::<u16>().unwrap()))
+        .expect("victoriametrics -httpListenAddr");
+    assert!(
+        strings(&service("victoriametrics")["command"])
+            .iter()
+            .any(|a| a == "-opentelemetry.usePrometheusNaming")
+    );
+    let password =
+        service("grafana")["environment"]["GF_SECURITY_ADMIN_PASSWORD"].as_str().unwrap_or_default();
+    assert!(
+        password.starts_with("${") && !password.contains("admin"),
+        "Grafana admin password must come from the environment"
+    );
+
+    // The collector: receivers on the published ports, exporters at compose services.
+    let collector = yaml(&monitoring("collector/otel-collector-config.yaml"));
+    for protocol in ["grpc", "http"] {
+        let endpoint = collector["receivers"]["otlp"]["protocols"][protocol]["endpoint"].as_str().unwrap();
+        assert!(published.contains(&host_port(endpoint).1), "collector {protocol} port not published");
+    }
+    assert!(
+        published
+            .contains(&host_port(collector["extensions"]["health_check"]["endpoint"].as_str().unwrap()).1)
+    );
+    let metrics_exporter =
+        collector["exporters"]["otlphttp/victoriametrics"]["metrics_endpoint"].as_str().unwrap();
+    assert_eq!(host_port(metrics_exporter), ("victoriametrics".to_owned(), vm_port));
+    assert!(metrics_exporter.ends_with("/opentelemetry/v1/metrics"));
+    assert_eq!(host_port(collector["exporters"]["otlp/jaeger"]["endpoint"].as_str().unwrap()).0, "jaeger");
+    for (pipeline, _) in collector["service"]["pipelines"].as_hash().unwrap() {
+        for exporter in strings(&collector["service"]["pipelines"][pipeline.as_str().unwrap()]["exporters"]) {
+            assert!(
+                !collector["exporters"][exporter.as_str()].is_badvalue(),
+                "pipeline uses undefined exporter {exporter}"
+            );
+        }
+    }
+
+    // Grafana: datasources at compose services; the dashboards folder the provider reads.
+    let datasources = yaml(&monitoring("grafana/provisioning/datasources/datasources.yaml"));
+    for datasource in datasources["datasources"].as_vec().unwrap() {
+        let (host, port) = host_port(datasource["url"].as_str().unwrap());
+        assert!(names.contains(&host), "datasource host {host} is not a compose service");
+        if host == "victoriametrics" {
+            assert_eq!(port, vm_port);
+            assert_eq!(
+                datasource["uid"].as_str(),
+                Some("victoriametrics"),
+                "dashboards query uid victoriametrics"
+            );
+        }
+    }
+    let providers = yaml(&monitoring("grafana/provisioning/dashboards/dashboards.yaml"));
+    let path = providers["providers"][0]["options"]["path"].as_str().unwrap();
+    assert!(
+        strings(&service("grafana")["volumes"])
+            .iter()
+            .any(|v| v == &format!("./grafana/dashboards:{path}:ro"))
+    );
+
+    // vmalert reads the rules folder and queries VictoriaMetrics.
+    let vmalert = strings(&service("vmalert")["command"]);
+    let datasource = vmalert.iter().find_map(|a| a.strip_prefix("-datasource.url=")).unwrap();
+    assert_eq!(host_port(datasource), ("victoriametrics".to_owned(), vm_port));
+    assert!(strings(&service("vmalert")["volumes"]).contains(&"./alerts:/etc/alerts:ro".to_owned()));
+    let rules = yaml(&monitoring("alerts/contextd.yml"));
+    for group in rules["groups"].as_vec().unwrap() {
+        for rule in group["rules"].as_vec().unwrap() {
+            let runbook = rule["annotations"]["runbook_url"].as_str().unwrap();
+            let anchor = runbook.strip_prefix("docs/runbook.md#").expect("a runbook link");
+            let runbook_text = std::fs::read_to_string(repo().join("docs/runbook.md")).unwrap();
+            assert!(
+                runbook_text.lines().any(|l| l.starts_with("## ") && l[3..].trim().to_lowercase() == anchor),
+                "docs/runbook.md has no section for #{anchor}"
+            );
+        }
+    }
+
+    // The cluster variant parses and its files exist.
+    let cluster = yaml(&monitoring("docker-compose.cluster.yml"));
+    for (name, s) in cluster["services"].as_hash().unwrap() {
+        for volume in strings(&s["volumes"]) {
+            if let Some(local) = volume.strip_prefix("./") {
+                assert!(monitoring(local.split(':').next().unwrap()).exists(), "{name:?}: {local}");
+            }
+        }
+    }
+}
