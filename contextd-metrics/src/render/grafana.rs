@@ -19,6 +19,9 @@ pub struct Dashboard {
     pub json: Value,
 }
 
+/// One panel before layout: title, Grafana unit, and (query, legend) pairs.
+type PanelSpec = (String, &'static str, Vec<(String, String)>);
+
 /// Series filter every query carries, bound to the dashboard variables.
 const FILTER: &str = r#"deployment_environment_name=~"$environment", service_instance_id=~"$instance""#;
 
@@ -48,7 +51,7 @@ fn operation_filter(spec: &InstrumentSpec) -> &'static str {
 }
 
 /// The panels of one catalog instrument: (title, unit, queries with legends).
-fn instrument_panels(spec: &InstrumentSpec) -> Vec<(String, &'static str, Vec<(String, String)>)> {
+fn instrument_panels(spec: &InstrumentSpec) -> Vec<PanelSpec> {
     let unit = grafana_unit(spec);
     let by = group_label(spec).map(|l| format!(" by ({l})")).unwrap_or_default();
     let legend = group_label(spec).map(|l| format!("{{{{{l}}}}}")).unwrap_or_else(|| spec.name.to_owned());
@@ -134,7 +137,7 @@ fn join(a: &str, b: &str) -> String {
 }
 
 /// Panels outside the catalog: HTTP, process and runtime, and the telemetry pipeline itself.
-fn service_panels() -> Vec<(String, &'static str, Vec<(String, String)>)> {
+fn service_panels() -> Vec<PanelSpec> {
     let http = "http_server_request_duration_seconds";
     vec![
         (
@@ -202,7 +205,7 @@ fn service_panels() -> Vec<(String, &'static str, Vec<(String, String)>)> {
     ]
 }
 
-fn panel(id: usize, (title, unit, queries): (String, &'static str, Vec<(String, String)>)) -> Value {
+fn panel(id: usize, (title, unit, queries): PanelSpec) -> Value {
     let targets: Vec<Value> = queries
         .into_iter()
         .enumerate()
@@ -243,7 +246,7 @@ fn variable(name: &str, label: &str, query: &str) -> Value {
 fn dashboard(
     uid: &str,
     title: &str,
-    panels: Vec<(String, &'static str, Vec<(String, String)>)>,
+    panels: Vec<PanelSpec>,
     home: bool,
 ) -> Value {
     let panels: Vec<Value> = panels.into_iter().enumerate().map(|(i, p)| panel(i + 1, p)).collect();
