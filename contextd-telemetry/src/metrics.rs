@@ -1,18 +1,18 @@
 //! The meter provider: the configured exporter behind a reader, plus the catalog unit view.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::metrics::{Instrument, InstrumentKind, PeriodicReader, SdkMeterProvider, Stream};
 
-use crate::config::{MetricsExporter, OtlpCompression, OtlpProtocol, OtlpSignalConfig, TelemetryConfig};
+use crate::config::{MetricsExporter, OtlpProtocol, OtlpSignalConfig, TelemetryConfig};
 use crate::console::ConsoleMetricExporter;
 use crate::error::TelemetryError;
 use crate::naming::{SeriesKind, catalog_wire_unit};
 use crate::prometheus::PrometheusEndpoint;
 use crate::report::{ExportReport, Reporting};
-use crate::transport::Transport;
+#[cfg(feature = "grpc")]
+use crate::transport::configure_grpc;
+use crate::transport::{Transport, configure_http};
 
 /// The meter provider and what serves it.
 pub(crate) struct MetricsPipeline {
@@ -76,48 +76,22 @@ fn otlp_exporter(
     signal: &OtlpSignalConfig,
     transport: &Transport,
 ) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
+    let failed = |e: opentelemetry_otlp::ExporterBuildError| TelemetryError::Exporter {
+        signal: "metrics",
+        message: e.to_string(),
+    };
+    let builder = opentelemetry_otlp::MetricExporter::builder();
     match signal.protocol {
         OtlpProtocol::HttpProtobuf => {
-            let mut builder = opentelemetry_otlp::MetricExporter::builder()
-                .with_http()
-                .with_endpoint(&signal.endpoint)
-                .with_timeout(signal.timeout)
-                .with_headers(signal.headers.iter().cloned().collect::<HashMap<_, _>>())
-                .with_http_client(transport.http_client(signal.timeout)?);
-            if signal.compression == OtlpCompression::Gzip {
-                builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            builder
-                .build()
-                .map_err(|e| TelemetryError::Exporter { signal: "metrics", message: e.to_string() })
+            configure_http(builder.with_http(), signal, transport)?.build().map_err(failed)
         }
-        OtlpProtocol::Grpc => grpc_exporter(signal, transport),
+        #[cfg(feature = "grpc")]
+        OtlpProtocol::Grpc => {
+            // tonic spawns its connection tasks on the runtime current while building.
+            let _runtime = transport.enter_grpc()?;
+            configure_grpc(builder.with_tonic(), signal, "metrics")?.build().map_err(failed)
+        }
+        #[cfg(not(feature = "grpc"))]
+        OtlpProtocol::Grpc => Err(crate::transport::grpc_unavailable("metrics")),
     }
-}
-
-#[cfg(feature = "grpc")]
-fn grpc_exporter(
-    signal: &OtlpSignalConfig,
-    transport: &Transport,
-) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
-    use opentelemetry_otlp::WithTonicConfig;
-    // tonic spawns its connection tasks on the runtime current while building.
-    let _runtime = transport.enter_grpc()?;
-    let mut builder = opentelemetry_otlp::MetricExporter::builder()
-        .with_tonic()
-        .with_endpoint(&signal.endpoint)
-        .with_timeout(signal.timeout)
-        .with_metadata(crate::transport::grpc_metadata(&signal.headers, "metrics")?);
-    if signal.compression == OtlpCompression::Gzip {
-        builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
-    }
-    builder.build().map_err(|e| TelemetryError::Exporter { signal: "metrics", message: e.to_string() })
-}
-
-#[cfg(not(feature = "grpc"))]
-fn grpc_exporter(
-    _signal: &OtlpSignalConfig,
-    _transport: &Transport,
-) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
-    Err(crate::transport::grpc_unavailable("metrics"))
 }

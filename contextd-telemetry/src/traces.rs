@@ -1,18 +1,16 @@
 //! The tracer provider: sampler, bounded batch span processor and the configured exporter.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider};
 
-use crate::config::{
-    OtlpCompression, OtlpProtocol, OtlpSignalConfig, SamplerConfig, TelemetryConfig, TracesExporter,
-};
+use crate::config::{OtlpProtocol, OtlpSignalConfig, SamplerConfig, TelemetryConfig, TracesExporter};
 use crate::console::ConsoleSpanExporter;
 use crate::error::TelemetryError;
 use crate::report::{ExportReport, Reporting};
-use crate::transport::Transport;
+#[cfg(feature = "grpc")]
+use crate::transport::configure_grpc;
+use crate::transport::{Transport, configure_http};
 
 pub(crate) fn build(
     config: &TelemetryConfig,
@@ -66,45 +64,22 @@ fn otlp_exporter(
     signal: &OtlpSignalConfig,
     transport: &Transport,
 ) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    let failed = |e: opentelemetry_otlp::ExporterBuildError| TelemetryError::Exporter {
+        signal: "traces",
+        message: e.to_string(),
+    };
+    let builder = opentelemetry_otlp::SpanExporter::builder();
     match signal.protocol {
         OtlpProtocol::HttpProtobuf => {
-            let mut builder = opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_endpoint(&signal.endpoint)
-                .with_timeout(signal.timeout)
-                .with_headers(signal.headers.iter().cloned().collect::<HashMap<_, _>>())
-                .with_http_client(transport.http_client(signal.timeout)?);
-            if signal.compression == OtlpCompression::Gzip {
-                builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            builder.build().map_err(|e| TelemetryError::Exporter { signal: "traces", message: e.to_string() })
+            configure_http(builder.with_http(), signal, transport)?.build().map_err(failed)
         }
-        OtlpProtocol::Grpc => grpc_exporter(signal, transport),
+        #[cfg(feature = "grpc")]
+        OtlpProtocol::Grpc => {
+            // tonic spawns its connection tasks on the runtime current while building.
+            let _runtime = transport.enter_grpc()?;
+            configure_grpc(builder.with_tonic(), signal, "traces")?.build().map_err(failed)
+        }
+        #[cfg(not(feature = "grpc"))]
+        OtlpProtocol::Grpc => Err(crate::transport::grpc_unavailable("traces")),
     }
-}
-
-#[cfg(feature = "grpc")]
-fn grpc_exporter(
-    signal: &OtlpSignalConfig,
-    transport: &Transport,
-) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    use opentelemetry_otlp::WithTonicConfig;
-    let _runtime = transport.enter_grpc()?;
-    let mut builder = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(&signal.endpoint)
-        .with_timeout(signal.timeout)
-        .with_metadata(crate::transport::grpc_metadata(&signal.headers, "traces")?);
-    if signal.compression == OtlpCompression::Gzip {
-        builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
-    }
-    builder.build().map_err(|e| TelemetryError::Exporter { signal: "traces", message: e.to_string() })
-}
-
-#[cfg(not(feature = "grpc"))]
-fn grpc_exporter(
-    _signal: &OtlpSignalConfig,
-    _transport: &Transport,
-) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    Err(crate::transport::grpc_unavailable("traces"))
 }

@@ -4,9 +4,48 @@
 //! works, and nothing here is created or dropped on a runtime thread of the caller's, which
 //! would panic (blocking clients and runtimes refuse to be dropped inside async contexts).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+
+use crate::config::{OtlpCompression, OtlpSignalConfig};
 use crate::error::TelemetryError;
+
+/// Applies one signal's OTLP/HTTP settings to an exporter builder (metrics and spans alike).
+pub(crate) fn configure_http<B: WithExportConfig + WithHttpConfig>(
+    builder: B,
+    signal: &OtlpSignalConfig,
+    transport: &Transport,
+) -> Result<B, TelemetryError> {
+    let builder = builder
+        .with_endpoint(&signal.endpoint)
+        .with_timeout(signal.timeout)
+        .with_headers(signal.headers.iter().cloned().collect::<HashMap<_, _>>())
+        .with_http_client(transport.http_client(signal.timeout)?);
+    Ok(match signal.compression {
+        OtlpCompression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
+        OtlpCompression::None => builder,
+    })
+}
+
+/// Applies one signal's OTLP/gRPC settings to an exporter builder; build it while
+/// [`Transport::enter_grpc`]'s guard is held.
+#[cfg(feature = "grpc")]
+pub(crate) fn configure_grpc<B: WithExportConfig + opentelemetry_otlp::WithTonicConfig>(
+    builder: B,
+    signal: &OtlpSignalConfig,
+    name: &'static str,
+) -> Result<B, TelemetryError> {
+    let builder = builder
+        .with_endpoint(&signal.endpoint)
+        .with_timeout(signal.timeout)
+        .with_metadata(grpc_metadata(&signal.headers, name)?);
+    Ok(match signal.compression {
+        OtlpCompression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
+        OtlpCompression::None => builder,
+    })
+}
 
 /// The shared transport resources of one telemetry instance.
 #[derive(Debug, Default)]

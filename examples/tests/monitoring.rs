@@ -4,14 +4,14 @@
 //! checks of the compose, collector and Grafana files (no Docker engine on these machines).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use contextd_metrics::{InstrumentKind, catalog, render};
-use contextd_testkit::{VictoriaMetrics, eventually, example_binary};
+use contextd_testkit::{VictoriaMetrics, eventually, example_binary, read_http_request};
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn repo() -> PathBuf {
@@ -129,26 +129,7 @@ fn otlp_relay(target: String) -> String {
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut writer = stream;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let mut length = 0;
-                loop {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).unwrap();
-                    if header.trim().is_empty() {
-                        break;
-                    }
-                    if let Some((name, value)) = header.split_once(':')
-                        && name.eq_ignore_ascii_case("content-length")
-                    {
-                        length = value.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
+            while let Some((_, body)) = read_http_request(&mut reader) {
                 let status = client
                     .post(&target)
                     .header("content-type", "application/x-protobuf")

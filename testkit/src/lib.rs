@@ -172,3 +172,28 @@ pub fn example_binary(name: &str) -> PathBuf {
     }
     profile_dir.join("examples").join(name)
 }
+
+/// Reads one HTTP/1.1 request (request line, headers, `Content-Length` body) from a test
+/// server's connection; `None` at the end of the connection.
+pub fn read_http_request(reader: &mut impl std::io::BufRead) -> Option<(String, Vec<u8>)> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).ok()? == 0 {
+        return None;
+    }
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        if header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((request_line.trim_end().to_owned(), body))
+}

@@ -243,12 +243,7 @@ fn variable(name: &str, label: &str, query: &str) -> Value {
     })
 }
 
-fn dashboard(
-    uid: &str,
-    title: &str,
-    panels: Vec<PanelSpec>,
-    home: bool,
-) -> Value {
+fn dashboard(uid: &str, title: &str, panels: Vec<PanelSpec>, home: bool) -> Value {
     let panels: Vec<Value> = panels.into_iter().enumerate().map(|(i, p)| panel(i + 1, p)).collect();
     json!({
         "uid": uid,

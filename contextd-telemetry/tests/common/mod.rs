@@ -2,7 +2,7 @@
 //! and gRPC) that decode what the exporter sent, and misbehaving endpoints.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -63,26 +63,7 @@ impl HttpTraceReceiver {
 fn serve_otlp_http(stream: TcpStream, sink: &Received) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if line.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
+    while let Some((request_line, body)) = contextd_testkit::read_http_request(&mut reader) {
         assert!(request_line.starts_with("POST /v1/traces "), "unexpected request {request_line:?}");
         sink.push(
             ExportTraceServiceRequest::decode(body.as_slice()).expect("an OTLP protobuf trace request"),
