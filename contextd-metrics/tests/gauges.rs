@@ -80,6 +80,17 @@ fn fixture_reports_parse_to_the_numbers_their_tools_report() {
 }
 
 #[test]
+fn real_cargo_llvm_cov_reports_agree_across_formats() {
+    // Both written by one `cargo llvm-cov -p contextd-metrics --lib` run (cargo-llvm-cov 0.9.1):
+    // `--json`, then `report --lcov`. The tool's own JSON totals say 568 of 1715 lines.
+    let json = read_coverage(&fixture("cargo-llvm-cov.json")).unwrap();
+    let lcov = read_coverage(&fixture("cargo-llvm-cov.lcov")).unwrap();
+    assert_eq!((json.format, json.covered, json.total), (CoverageFormat::LlvmCovJson, 568, 1715));
+    assert_eq!((lcov.format, lcov.covered, lcov.total), (CoverageFormat::Lcov, 568, 1715));
+    assert!((json.percent - 33.119533527696795).abs() < 1e-9);
+}
+
+#[test]
 fn malformed_reports_name_file_and_line() {
     let dir = std::env::temp_dir().join(format!("contextd-gauges-bad-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("bugs")).unwrap();
