@@ -18,10 +18,12 @@ use crate::report::ExportReport;
 #[derive(Debug)]
 pub(crate) struct ConsoleMetricExporter {
     pub(crate) report: Arc<ExportReport>,
+    pub(crate) overflow: Arc<crate::overflow::OverflowWatch>,
 }
 
 impl PushMetricExporter for ConsoleMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        self.overflow.check(metrics);
         let mut text = String::new();
         let service = metrics
             .resource()

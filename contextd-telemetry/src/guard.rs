@@ -30,6 +30,7 @@ pub(crate) struct Parts {
     pub(crate) transport: Transport,
     pub(crate) metrics_report: Arc<ExportReport>,
     pub(crate) traces_report: Arc<ExportReport>,
+    pub(crate) overflow: Arc<crate::overflow::OverflowWatch>,
 }
 
 /// Keeps telemetry running; [`shutdown`](Self::shutdown) or drop it to flush and stop.
@@ -44,6 +45,7 @@ pub struct TelemetryGuard {
     deadline: Duration,
     metrics_report: Arc<ExportReport>,
     traces_report: Arc<ExportReport>,
+    overflow: Arc<crate::overflow::OverflowWatch>,
     owns_globals: bool,
 }
 
@@ -63,6 +65,7 @@ impl TelemetryGuard {
             prometheus_address: parts.prometheus.as_ref().map(PrometheusEndpoint::address),
             metrics_report: parts.metrics_report.clone(),
             traces_report: parts.traces_report.clone(),
+            overflow: parts.overflow.clone(),
             parts: Some(parts),
             deadline,
             owns_globals: true,
@@ -77,6 +80,7 @@ impl TelemetryGuard {
             deadline: Duration::ZERO,
             metrics_report: Arc::default(),
             traces_report: Arc::default(),
+            overflow: Arc::default(),
             owns_globals: false,
         }
     }
@@ -94,6 +98,12 @@ impl TelemetryGuard {
     /// Export outcomes of spans since `init`.
     pub fn traces_export_stats(&self) -> ExportStats {
         self.traces_report.stats()
+    }
+
+    /// Instruments that exceeded their cardinality limit so far (each was warned about once on
+    /// stderr); their extra label combinations are merged into an `otel.metric.overflow` series.
+    pub fn overflowed_instruments(&self) -> Vec<String> {
+        self.overflow.instruments()
     }
 
     /// Exports everything recorded so far, waiting at most for the shutdown deadline.

@@ -36,6 +36,7 @@ mod guard;
 pub mod http;
 mod metrics;
 pub mod naming;
+mod overflow;
 #[cfg(feature = "profiling")]
 pub mod profiling;
 mod prometheus;
@@ -99,7 +100,8 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     let transport = transport::Transport::default();
     let metrics_report = Arc::new(report::ExportReport::new("metrics"));
     let traces_report = Arc::new(report::ExportReport::new("traces"));
-    let metrics = metrics::build(config, &transport, &metrics_report)?;
+    let overflow = Arc::new(overflow::OverflowWatch::default());
+    let metrics = metrics::build(config, &transport, &metrics_report, &overflow)?;
     let tracer_provider = traces::build(config, &transport, &traces_report)?;
 
     opentelemetry::global::set_meter_provider(metrics.provider.clone());
@@ -133,6 +135,7 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
         transport,
         metrics_report,
         traces_report,
+        overflow,
     };
     Ok(TelemetryGuard::running(parts, config.shutdown_timeout))
 }

@@ -7,6 +7,7 @@ use opentelemetry_sdk::metrics::{Instrument, InstrumentKind, PeriodicReader, Sdk
 use crate::config::{MetricsExporter, OtlpProtocol, OtlpSignalConfig, TelemetryConfig};
 use crate::console::ConsoleMetricExporter;
 use crate::error::TelemetryError;
+use crate::overflow::OverflowWatch;
 use crate::naming::{SeriesKind, catalog_wire_unit};
 use crate::prometheus::PrometheusEndpoint;
 use crate::report::{ExportReport, Reporting};
@@ -24,6 +25,7 @@ pub(crate) fn build(
     config: &TelemetryConfig,
     transport: &Transport,
     report: &Arc<ExportReport>,
+    overflow: &Arc<OverflowWatch>,
 ) -> Result<MetricsPipeline, TelemetryError> {
     let builder = SdkMeterProvider::builder()
         .with_resource(crate::resource::metrics_resource(config))
@@ -32,7 +34,7 @@ pub(crate) fn build(
     let (provider, prometheus) = match config.metrics_exporter {
         MetricsExporter::Otlp => {
             let exporter = otlp_exporter(&config.otlp_metrics, transport)?;
-            let exporter = Reporting { inner: exporter, report: report.clone() };
+            let exporter = Reporting { inner: exporter, report: report.clone(), overflow: Some(overflow.clone()) };
             (
                 builder
                     .with_reader(PeriodicReader::builder(exporter).with_interval(interval).build())
@@ -41,7 +43,7 @@ pub(crate) fn build(
             )
         }
         MetricsExporter::Console => {
-            let exporter = ConsoleMetricExporter { report: report.clone() };
+            let exporter = ConsoleMetricExporter { report: report.clone(), overflow: overflow.clone() };
             (
                 builder
                     .with_reader(PeriodicReader::builder(exporter).with_interval(interval).build())
@@ -51,7 +53,7 @@ pub(crate) fn build(
         }
         MetricsExporter::Prometheus => {
             let (reader, endpoint) =
-                PrometheusEndpoint::start(&config.prometheus_host, config.prometheus_port)?;
+                PrometheusEndpoint::start(&config.prometheus_host, config.prometheus_port, overflow.clone())?;
             (builder.with_reader(reader).build(), Some(endpoint))
         }
         MetricsExporter::None => (builder.build(), None),

@@ -52,7 +52,11 @@ pub(crate) struct PrometheusEndpoint {
 
 impl PrometheusEndpoint {
     /// Binds `host:port` and returns the reader to register plus the serving endpoint.
-    pub(crate) fn start(host: &str, port: u16) -> Result<(SharedReader, Self), TelemetryError> {
+    pub(crate) fn start(
+        host: &str,
+        port: u16,
+        overflow: Arc<crate::overflow::OverflowWatch>,
+    ) -> Result<(SharedReader, Self), TelemetryError> {
         let address = format!("{host}:{port}");
         let listener = TcpListener::bind(&address)
             .map_err(|source| TelemetryError::PrometheusBind { address: address.clone(), source })?;
@@ -65,7 +69,7 @@ impl PrometheusEndpoint {
             .name("contextd-prometheus".into())
             .spawn({
                 let (reader, stopping) = (reader.clone(), stopping.clone());
-                move || serve(&listener, &reader, &stopping)
+                move || serve(&listener, &reader, &stopping, &overflow)
             })
             .map_err(|source| TelemetryError::Runtime { what: "the Prometheus endpoint thread", source })?;
         Ok((reader, Self { address, stopping, thread: Some(thread) }))
@@ -86,18 +90,27 @@ impl PrometheusEndpoint {
     }
 }
 
-fn serve(listener: &TcpListener, reader: &SharedReader, stopping: &AtomicBool) {
+fn serve(
+    listener: &TcpListener,
+    reader: &SharedReader,
+    stopping: &AtomicBool,
+    overflow: &crate::overflow::OverflowWatch,
+) {
     for stream in listener.incoming() {
         if stopping.load(Ordering::SeqCst) {
             return;
         }
         if let Ok(stream) = stream {
-            let _ = answer(stream, reader);
+            let _ = answer(stream, reader, overflow);
         }
     }
 }
 
-fn answer(mut stream: TcpStream, reader: &SharedReader) -> std::io::Result<()> {
+fn answer(
+    mut stream: TcpStream,
+    reader: &SharedReader,
+    overflow: &crate::overflow::OverflowWatch,
+) -> std::io::Result<()> {
     stream.set_read_timeout(Some(SOCKET_TIMEOUT))?;
     stream.set_write_timeout(Some(SOCKET_TIMEOUT))?;
     let mut request_line = String::new();
@@ -116,6 +129,7 @@ fn answer(mut stream: TcpStream, reader: &SharedReader) -> std::io::Result<()> {
             let mut metrics = ResourceMetrics::default();
             match reader.collect(&mut metrics) {
                 Ok(()) => {
+                    overflow.check(&metrics);
                     let mut text = String::new();
                     crate::exposition::render(&metrics, &mut text);
                     ("200 OK", text)

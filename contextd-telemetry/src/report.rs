@@ -74,10 +74,15 @@ impl ExportReport {
 pub(crate) struct Reporting<E> {
     pub(crate) inner: E,
     pub(crate) report: Arc<ExportReport>,
+    /// Checks metric exports for cardinality overflow (`None` for spans).
+    pub(crate) overflow: Option<Arc<crate::overflow::OverflowWatch>>,
 }
 
 impl<E: PushMetricExporter> PushMetricExporter for Reporting<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        if let Some(overflow) = &self.overflow {
+            overflow.check(metrics);
+        }
         let result = self.inner.export(metrics).await;
         self.report.record(&result);
         result
