@@ -33,6 +33,8 @@ fn http() -> reqwest::blocking::Client {
 /// A VictoriaMetrics process on a free loopback port with its own data directory.
 pub struct VictoriaMetrics {
     child: Child,
+    binary: PathBuf,
+    extra: Vec<String>,
     /// Its HTTP port on 127.0.0.1.
     pub port: u16,
     data: PathBuf,
@@ -60,7 +62,14 @@ impl VictoriaMetrics {
         );
         let port = free_port();
         let data = std::env::temp_dir().join(format!("contextd-vm-{}-{port}", std::process::id()));
-        let child = Command::new(&binary)
+        let child = Self::spawn(&binary, port, &data, extra);
+        let vm = Self { child, binary, extra: extra.to_vec(), port, data };
+        vm.wait_healthy();
+        vm
+    }
+
+    fn spawn(binary: &PathBuf, port: u16, data: &PathBuf, extra: &[String]) -> Child {
+        Command::new(binary)
             .arg(format!("-storageDataPath={}", data.display()))
             .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
             .arg("-opentelemetry.usePrometheusNaming")
@@ -70,13 +79,26 @@ impl VictoriaMetrics {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
-        let vm = Self { child, port, data };
+            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()))
+    }
+
+    fn wait_healthy(&self) {
         eventually(Duration::from_secs(30), "VictoriaMetrics /health", || {
-            let ok = http().get(vm.url("/health")).send().ok()?.text().ok()?;
+            let ok = http().get(self.url("/health")).send().ok()?.text().ok()?;
             (ok.trim() == "OK").then_some(())
         });
-        vm
+    }
+
+    /// Kills the process (SIGKILL: no graceful flush), keeping its data directory.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port and data directory, and waits until it is healthy.
+    pub fn restart(&mut self) {
+        self.child = Self::spawn(&self.binary, self.port, &self.data, &self.extra);
+        self.wait_healthy();
     }
 
     /// `http://127.0.0.1:<port><path>`.
