@@ -7,8 +7,8 @@ use opentelemetry_sdk::metrics::{Instrument, InstrumentKind, PeriodicReader, Sdk
 use crate::config::{MetricsExporter, OtlpProtocol, OtlpSignalConfig, TelemetryConfig};
 use crate::console::ConsoleMetricExporter;
 use crate::error::TelemetryError;
-use crate::overflow::OverflowWatch;
 use crate::naming::{SeriesKind, catalog_wire_unit};
+use crate::overflow::OverflowWatch;
 use crate::prometheus::PrometheusEndpoint;
 use crate::report::{ExportReport, Reporting};
 #[cfg(feature = "grpc")]
@@ -34,7 +34,8 @@ pub(crate) fn build(
     let (provider, prometheus) = match config.metrics_exporter {
         MetricsExporter::Otlp => {
             let exporter = otlp_exporter(&config.otlp_metrics, transport)?;
-            let exporter = Reporting { inner: exporter, report: report.clone(), overflow: Some(overflow.clone()) };
+            let exporter =
+                Reporting { inner: exporter, report: report.clone(), overflow: Some(overflow.clone()) };
             (
                 builder
                     .with_reader(PeriodicReader::builder(exporter).with_interval(interval).build())

@@ -31,7 +31,11 @@ pub(crate) fn build(
             // caps the exporter's timeout instead, which bounds every export the same way.
             let mut signal = config.otlp_traces.clone();
             signal.timeout = signal.timeout.min(config.batch.export_timeout);
-            let exporter = Reporting { inner: otlp_exporter(&signal, transport)?, report: report.clone(), overflow: None };
+            let exporter = Reporting {
+                inner: otlp_exporter(&signal, transport)?,
+                report: report.clone(),
+                overflow: None,
+            };
             builder
                 .with_span_processor(BatchSpanProcessor::builder(exporter).with_batch_config(batch).build())
                 .build()

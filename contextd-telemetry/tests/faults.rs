@@ -94,6 +94,27 @@ fn endpoint_answering_500() {
 }
 
 #[test]
+fn endpoint_answering_429_with_retry_after() {
+    let _serial = serial();
+    let metrics = FaultyEndpoint::start(Fault::Status429);
+    let traces = FaultyEndpoint::start(Fault::Status429);
+    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"));
+    // Retries stay within the 500 ms export timeout: a handful of requests per export at most
+    // (about 12 exports happen in the 2.5 s of the test).
+    let requests = *metrics.requests.lock().unwrap();
+    eprintln!("429 endpoint: {requests} metric export requests in the run");
+    assert!(requests > 0 && requests < 60, "{requests} requests");
+}
+
+#[test]
+fn endpoint_answering_garbage() {
+    let _serial = serial();
+    let metrics = FaultyEndpoint::start(Fault::Garbage);
+    let traces = FaultyEndpoint::start(Fault::Garbage);
+    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"));
+}
+
+#[test]
 fn shutdown_deadline_holds_when_export_hangs() {
     let _serial = serial();
     let stalled = FaultyEndpoint::start(Fault::Stall);
@@ -176,5 +197,66 @@ fn a_backend_killed_and_restarted_loses_nothing_and_never_blocks_recording() {
          exports {:?}",
         telemetry.metrics_export_stats()
     );
+    telemetry.shutdown().unwrap();
+}
+
+#[test]
+fn two_threads_at_full_speed_for_30_s_keep_memory_flat_and_lose_nothing() {
+    let _serial = serial();
+    let vm = common::VictoriaMetrics::start();
+    let telemetry = TelemetryConfig::from_lookup(|_| None)
+        .unwrap()
+        .with_service_name("contextd-load-test")
+        .with_otlp_metrics_endpoint(vm.otlp_metrics_endpoint())
+        .with_traces_exporter(contextd_telemetry::TracesExporter::None)
+        .with_metric_export_interval(Duration::from_secs(1))
+        .with_tracing_subscriber(false)
+        .init()
+        .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut rss = Vec::new();
+    let totals: Vec<u64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = ["create", "search"]
+            .into_iter()
+            .map(|operation| {
+                let stop = &stop;
+                scope.spawn(move || {
+                    let attrs = [KeyValue::new("operation", operation), KeyValue::new("status", "success")];
+                    let mut n = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        contextd_metrics::meters().checkpoint_operations.add(1, &attrs);
+                        contextd_metrics::meters().checkpoint_duration.record(0.001, &attrs[..1]);
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        for _ in 0..6 {
+            std::thread::sleep(Duration::from_secs(5));
+            rss.push(rss_bytes());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    telemetry.force_flush().expect("final export");
+    for (operation, total) in ["create", "search"].into_iter().zip(&totals) {
+        let query = format!(
+            "sum(contextd_checkpoint_operations_total{{service_name=\"contextd-load-test\",operation=\"{operation}\"}})"
+        );
+        let stored = common::eventually(Duration::from_secs(20), &query, || {
+            let value: f64 = vm.query(&query).first()?["value"][1].as_str()?.parse().ok()?;
+            (value == *total as f64).then_some(value)
+        });
+        assert_eq!(stored, *total as f64, "{operation}");
+    }
+    let growth = rss.last().unwrap().saturating_sub(rss[0]);
+    eprintln!(
+        "load: {} increments in 30 s on 2 threads, {} exports; RSS every 5 s: {:?} MiB",
+        totals.iter().sum::<u64>(),
+        telemetry.metrics_export_stats().succeeded,
+        rss.iter().map(|b| b >> 20).collect::<Vec<_>>()
+    );
+    assert!(growth < 16 << 20, "resident memory grew by {growth} bytes between 5 s and 30 s");
     telemetry.shutdown().unwrap();
 }

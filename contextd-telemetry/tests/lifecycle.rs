@@ -188,7 +188,15 @@ fn process_and_tokio_metrics_are_present_and_plausible() {
 
 fn rss_bytes() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: f64 = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     kib * 1024.0
 }
 
@@ -217,13 +225,18 @@ fn an_unbounded_label_stays_within_the_cardinality_limit_and_is_named_once() {
         })
         .collect();
     assert!(series.len() <= 2001, "{} series", series.len());
-    let overflow: Vec<_> = series.iter().filter(|(s, _)| s.contains("otel_metric_overflow=\"true\"")).collect();
+    let overflow: Vec<_> =
+        series.iter().filter(|(s, _)| s.contains("otel_metric_overflow=\"true\"")).collect();
     assert_eq!(overflow.len(), 1, "one overflow series");
     assert!(overflow[0].1 >= 98_000.0, "{:?}", overflow[0]);
     assert_eq!(series.iter().map(|(_, v)| v).sum::<f64>(), 100_000.0, "every increment is accounted for");
     let _ = get(address, "/metrics");
     assert_eq!(telemetry.overflowed_instruments(), ["contextd_database_operations_total"]);
     assert!(growth < 64.0 * 1024.0 * 1024.0, "resident memory grew by {growth} bytes");
-    eprintln!("100 000 distinct label values: {} series, RSS growth {:.1} MiB", series.len(), growth / 1048576.0);
+    eprintln!(
+        "100 000 distinct label values: {} series, RSS growth {:.1} MiB",
+        series.len(),
+        growth / 1048576.0
+    );
     telemetry.shutdown().unwrap();
 }

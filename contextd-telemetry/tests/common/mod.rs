@@ -130,6 +130,10 @@ pub enum Fault {
     Stall,
     /// Answers every request with 500.
     Status500,
+    /// Answers every request with 429 and `Retry-After: 1`.
+    Status429,
+    /// Answers with bytes that are not HTTP.
+    Garbage,
 }
 
 /// A loopback endpoint that misbehaves; counts the requests it saw.
@@ -155,6 +159,17 @@ impl FaultyEndpoint {
                         Fault::Stall => {
                             // Hold the connection open, reading whatever comes, never replying.
                             while matches!(stream.read(&mut buffer), Ok(n) if n > 0) {}
+                        }
+                        Fault::Status429 => {
+                            let _ = stream.read(&mut buffer);
+                            let _ = write!(
+                                stream,
+                                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            );
+                        }
+                        Fault::Garbage => {
+                            let _ = stream.read(&mut buffer);
+                            let _ = stream.write_all(b"\x00\x01 definitely not HTTP \xff\r\n\r\n");
                         }
                         Fault::Status500 => {
                             let _ = stream.read(&mut buffer);
