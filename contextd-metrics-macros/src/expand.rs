@@ -82,11 +82,21 @@ fn finish(args: &OpArgs) -> TokenStream {
     quote! {
         {
             #[allow(unused_imports)]
-            use ::contextd_metrics::__private::{ClassifyAny as _, ClassifyResult as _, ClassifyTypedError as _};
+            use ::contextd_metrics::__private::{
+                ClassifyAny as _, ClassifyMessage as _, ClassifyResult as _, ClassifyTypedError as _, NoMessage as _,
+            };
             let __contextd_outcome =
                 (&&&::contextd_metrics::__private::Classify(&__contextd_ret)).__contextd_outcome();
+            // The error's message (redacted) goes on the span, computed only when there is one.
+            let __contextd_message = if __contextd_op.has_span()
+                && __contextd_outcome.status == ::contextd_metrics::__private::Status::Error
+            {
+                (&&::contextd_metrics::__private::Classify(&__contextd_ret)).__contextd_message()
+            } else {
+                ::core::option::Option::None
+            };
             #skill
-            __contextd_op.finish(__contextd_outcome);
+            __contextd_op.finish(__contextd_outcome, __contextd_message);
         }
         __contextd_ret
     }

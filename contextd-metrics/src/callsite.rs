@@ -161,7 +161,14 @@ impl OpSite {
     pub fn start_labelled(&'static self, first: &str, second: &str) -> Op {
         let Binding::Bound { generation, meters, tracer } = binding() else {
             // Telemetry not initialised: record nothing, read no clock, start no span.
-            return Op { site: self, target: Target::Inert, started: None, span: None, finished: false };
+            return Op {
+                site: self,
+                target: Target::Inert,
+                started: None,
+                span: None,
+                message: None,
+                finished: false,
+            };
         };
         let handles = self.handles(generation, meters);
         let target = match &handles.handles {
@@ -173,7 +180,7 @@ impl OpSite {
             Some(tracer) => self.start_span(tracer),
             None => None,
         };
-        Op { site: self, target, started: Some(clock::now()), span, finished: false }
+        Op { site: self, target, started: Some(clock::now()), span, message: None, finished: false }
     }
 
     /// Starts this call's span as a child of the current context. A span that is not sampled
@@ -333,6 +340,8 @@ pub struct Op {
     started: Option<Ticks>,
     /// The call's span, as the context its body runs in.
     span: Option<Context>,
+    /// The redacted error message for the span's status, when the call failed.
+    message: Option<String>,
     finished: bool,
 }
 
@@ -349,10 +358,18 @@ impl Op {
         self.span.clone()
     }
 
-    /// Records the call's outcome and duration.
+    /// Whether the call has a span, i.e. whether an error message would be recorded.
     #[inline]
-    pub fn finish(mut self, outcome: Outcome) {
+    pub fn has_span(&self) -> bool {
+        self.span.is_some()
+    }
+
+    /// Records the call's outcome and duration; `message` (already redacted) describes an
+    /// error on the span.
+    #[inline]
+    pub fn finish(mut self, outcome: Outcome, message: Option<String>) {
         self.finished = true;
+        self.message = message;
         self.record(outcome);
     }
 
@@ -405,9 +422,11 @@ impl Op {
             Status::Success => {}
             Status::Error => {
                 span.set_attribute(KeyValue::new("error.type", known_error_type(outcome.error_type)));
-                span.set_status(opentelemetry::trace::Status::Error {
-                    description: Cow::Borrowed(outcome.error_type),
-                });
+                let description = match self.message.take() {
+                    Some(message) => Cow::Owned(message),
+                    None => Cow::Borrowed(outcome.error_type),
+                };
+                span.set_status(opentelemetry::trace::Status::Error { description });
             }
             Status::Cancelled => span.set_attribute(KeyValue::new("contextd.cancelled", true)),
         }

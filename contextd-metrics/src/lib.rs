@@ -31,6 +31,7 @@ pub mod gauges;
 #[allow(unsafe_code)]
 mod global;
 mod meters;
+pub mod redact;
 pub mod render;
 pub mod values;
 
@@ -195,6 +196,31 @@ pub mod __private {
                 Ok(_) => Outcome::SUCCESS,
                 Err(_) => Outcome::error("other"),
             }
+        }
+    }
+
+    /// An error that can be displayed: its message, redacted, for the span's status.
+    pub trait ClassifyMessage {
+        /// The redacted error message, if the call failed.
+        fn __contextd_message(&self) -> Option<String>;
+    }
+    impl<T, E: std::fmt::Display> ClassifyMessage for &Classify<'_, Result<T, E>> {
+        fn __contextd_message(&self) -> Option<String> {
+            match self.0 {
+                Ok(_) => None,
+                Err(error) => Some(crate::redact::redact(&error.to_string()).into_owned()),
+            }
+        }
+    }
+
+    /// Anything without a displayable error: no message.
+    pub trait NoMessage {
+        /// Nothing to say.
+        fn __contextd_message(&self) -> Option<String>;
+    }
+    impl<T> NoMessage for Classify<'_, T> {
+        fn __contextd_message(&self) -> Option<String> {
+            None
         }
     }
 

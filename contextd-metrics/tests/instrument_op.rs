@@ -393,3 +393,37 @@ fn calls_record_only_while_bound_and_follow_rebinding() {
         1.0
     );
 }
+
+#[derive(Debug)]
+struct LeakyError(String);
+
+impl std::fmt::Display for LeakyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[instrument_op("embedding", "generate", provider = "openai", model = "text-embedding-3-small")]
+fn call_provider(api_key: &str) -> Result<(), LeakyError> {
+    Err(LeakyError(format!(
+        "401 for Authorization: Bearer {api_key} reading /home/alice/.config/contextd.toml"
+    )))
+}
+
+#[test]
+fn error_messages_on_spans_are_redacted() {
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    let bound = bind();
+    let spans = InMemorySpanExporter::default();
+    let tracer_provider = SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&tracer_provider, "contextd");
+    contextd_metrics::bind_global(&bound.provider.meter(contextd_metrics::METER_NAME), Some(tracer));
+    assert!(call_provider("sk-live-0123456789abcdef").is_err());
+    let finished = spans.get_finished_spans().unwrap();
+    let span = finished.iter().find(|s| s.name == "embedding.generate").expect("the operation's span");
+    let opentelemetry::trace::Status::Error { description } = &span.status else {
+        panic!("{:?}", span.status)
+    };
+    assert_eq!(description, "401 for Authorization: Bearer [REDACTED] reading ~/.config/contextd.toml");
+    assert!(span.attributes.iter().any(|kv| kv.key.as_str() == "error.type" && kv.value.as_str() == "other"));
+}
