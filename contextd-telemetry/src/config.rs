@@ -106,6 +106,8 @@ pub struct OtlpSignalConfig {
     pub timeout: Duration,
     /// Payload compression.
     pub compression: OtlpCompression,
+    /// Extra trusted root certificates (PEM) for `https` endpoints, besides the system's.
+    pub ca_certificate: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for OtlpSignalConfig {
@@ -117,6 +119,10 @@ impl fmt::Debug for OtlpSignalConfig {
             .field("headers", &format_args!("{header_names:?} (values redacted)"))
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
+            .field(
+                "ca_certificate",
+                &self.ca_certificate.as_ref().map(|pem| format!("{} bytes of PEM", pem.len())),
+            )
             .finish()
     }
 }
@@ -264,6 +270,7 @@ struct Signal {
     headers_var: &'static str,
     timeout_var: &'static str,
     compression_var: &'static str,
+    certificate_var: &'static str,
 }
 
 const METRICS: Signal = Signal {
@@ -273,6 +280,7 @@ const METRICS: Signal = Signal {
     headers_var: "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
     timeout_var: "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
     compression_var: "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+    certificate_var: "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
 };
 
 const TRACES: Signal = Signal {
@@ -282,6 +290,7 @@ const TRACES: Signal = Signal {
     headers_var: "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
     timeout_var: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
     compression_var: "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    certificate_var: "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
 };
 
 const PROTOCOLS: &str = "`http/protobuf` or `grpc`";
@@ -348,7 +357,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 .parse("OTEL_EXPORTER_OTLP_COMPRESSION", compression_rule, parse_compression)?
                 .unwrap_or(OtlpCompression::None),
         };
-        Ok(OtlpSignalConfig { endpoint, protocol, headers, timeout, compression })
+        let certificate_rule = "the path of a readable PEM file with at least one certificate";
+        let read_pem = |path: &str| {
+            std::fs::read(path)
+                .ok()
+                .filter(|pem| String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----"))
+        };
+        let ca_certificate = match self.parse(signal.certificate_var, certificate_rule, read_pem)? {
+            Some(pem) => Some(pem),
+            None => self.parse("OTEL_EXPORTER_OTLP_CERTIFICATE", certificate_rule, read_pem)?,
+        };
+        Ok(OtlpSignalConfig { endpoint, protocol, headers, timeout, compression, ca_certificate })
     }
 }
 
@@ -578,6 +597,15 @@ impl TelemetryConfig {
         self
     }
 
+    /// Trusts these root certificates (PEM) for `https` OTLP endpoints of both signals, besides
+    /// the system's (overrides `OTEL_EXPORTER_OTLP_CERTIFICATE`).
+    pub fn with_otlp_ca_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        let pem = pem.into();
+        self.otlp_metrics.ca_certificate = Some(pem.clone());
+        self.otlp_traces.ca_certificate = Some(pem);
+        self
+    }
+
     /// Sets the time between two metric exports (overrides `OTEL_METRIC_EXPORT_INTERVAL`).
     pub fn with_metric_export_interval(mut self, interval: Duration) -> Self {
         self.metric_export_interval = interval;
@@ -702,6 +730,15 @@ impl TelemetryConfig {
             if signal.timeout.is_zero() {
                 return bad("with_otlp_timeout", "0s".into(), "a duration greater than 0");
             }
+            if signal.protocol == OtlpProtocol::Grpc
+                && (signal.endpoint.starts_with("https://") || signal.ca_certificate.is_some())
+            {
+                return bad(
+                    setting,
+                    signal.endpoint.clone(),
+                    "an http:// endpoint without a CA certificate for gRPC (TLS is supported with http/protobuf)",
+                );
+            }
             if let Some((name, _)) = signal.headers.iter().find(|(name, _)| !is_header_name(name)) {
                 return bad(
                     "with_otlp_header",
@@ -763,6 +800,9 @@ pub const VARIABLES: &[&str] = &[
     "OTEL_EXPORTER_OTLP_COMPRESSION",
     "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
     "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
     "OTEL_METRIC_EXPORT_INTERVAL",
     "OTEL_EXPORTER_PROMETHEUS_HOST",
     "OTEL_EXPORTER_PROMETHEUS_PORT",

@@ -22,7 +22,7 @@ pub(crate) fn configure_http<B: WithExportConfig + WithHttpConfig>(
         .with_endpoint(&signal.endpoint)
         .with_timeout(signal.timeout)
         .with_headers(signal.headers.iter().cloned().collect::<HashMap<_, _>>())
-        .with_http_client(transport.http_client(signal.timeout)?);
+        .with_http_client(transport.http_client(signal.timeout, signal.ca_certificate.as_deref())?);
     Ok(match signal.compression {
         OtlpCompression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
         OtlpCompression::None => builder,
@@ -55,15 +55,30 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// A blocking HTTP client with `timeout` per request, built on a helper thread so that
-    /// calling from inside a tokio runtime cannot panic.
-    pub(crate) fn http_client(&self, timeout: Duration) -> Result<reqwest::blocking::Client, TelemetryError> {
+    /// A blocking HTTP client with `timeout` per request, trusting `ca_certificate` (PEM) besides
+    /// the system's roots, built on a helper thread so that calling from inside a tokio runtime
+    /// cannot panic.
+    pub(crate) fn http_client(
+        &self,
+        timeout: Duration,
+        ca_certificate: Option<&[u8]>,
+    ) -> Result<reqwest::blocking::Client, TelemetryError> {
         let connect_timeout = timeout.min(Duration::from_secs(5));
+        let mut builder =
+            reqwest::blocking::Client::builder().timeout(timeout).connect_timeout(connect_timeout);
+        if let Some(pem) = ca_certificate {
+            let certificates =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| TelemetryError::Exporter {
+                    signal: "otlp",
+                    message: format!("the CA certificate is not valid PEM: {e}"),
+                })?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
         std::thread::Builder::new()
             .name("contextd-otlp-client".into())
-            .spawn(move || {
-                reqwest::blocking::Client::builder().timeout(timeout).connect_timeout(connect_timeout).build()
-            })
+            .spawn(move || builder.build())
             .map_err(|source| TelemetryError::Runtime { what: "the HTTP client thread", source })?
             .join()
             .map_err(|_| TelemetryError::Exporter {

@@ -129,3 +129,128 @@ fn spans_arrive_over_grpc_from_inside_a_current_thread_runtime() {
     assert_eq!(spans["embedding.generate"].status.as_ref().unwrap().code, StatusCode::Ok as i32);
     assert!(resource.contains(&("service.name".to_owned(), "contextd-trace-test".to_owned())));
 }
+
+/// A certificate authority and an OTLP/HTTPS trace receiver whose certificate it signed.
+struct TlsReceiver {
+    ca_pem: String,
+    endpoint: String,
+    received: common::Received,
+    headers: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn tls_receiver() -> TlsReceiver {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use std::io::{BufRead, BufReader, Read, Write};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server_cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+        )
+        .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = common::Received::default();
+    let headers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (sink, seen) = (received.clone(), headers.clone());
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, sink, seen) = (config.clone(), sink.clone(), seen.clone());
+            std::thread::spawn(move || {
+                let Ok(connection) = rustls::ServerConnection::new(config) else { return };
+                let mut reader = BufReader::new(rustls::StreamOwned::new(connection, tcp));
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut length = 0;
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap();
+                            }
+                            seen.lock().unwrap().push(format!(
+                                "{}: {}",
+                                name.to_ascii_lowercase(),
+                                value.trim()
+                            ));
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    sink.push_bytes(&body);
+                    let stream = reader.get_mut();
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n"
+                    );
+                    let _ = stream.flush();
+                }
+            });
+        }
+    });
+    TlsReceiver {
+        ca_pem: ca_cert.pem(),
+        endpoint: format!("https://localhost:{port}/v1/traces"),
+        received,
+        headers,
+    }
+}
+
+#[test]
+fn spans_arrive_over_tls_with_a_custom_ca_and_headers_from_the_environment() {
+    let _serial = serial();
+    let receiver = tls_receiver();
+    let ca_path = std::env::temp_dir().join(format!("contextd-test-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_path, &receiver.ca_pem).unwrap();
+    let env: BTreeMap<&str, String> = [
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", receiver.endpoint.clone()),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca_path.display().to_string()),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20s3cret-token".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_TRACES_SAMPLER", "always_on".to_owned()),
+    ]
+    .into();
+    let config = TelemetryConfig::from_lookup(|name| env.get(name).cloned()).unwrap();
+    assert!(!format!("{config:?}").contains("s3cret-token"), "header values never printed");
+    let telemetry = config.with_tracing_subscriber(false).init().unwrap();
+    opentelemetry::global::tracer("contextd").in_span("remediation.search", |_| {});
+    telemetry.force_flush().expect("export over TLS");
+    let (spans, _) = spans_by_name(&receiver.received, 1);
+    assert!(spans.contains_key("remediation.search"));
+    assert!(receiver.headers.lock().unwrap().iter().any(|h| h == "authorization: Bearer s3cret-token"));
+    telemetry.shutdown().unwrap();
+
+    // Without the CA the server is not trusted: the export fails and is counted.
+    let untrusted = TelemetryConfig::from_lookup(|_| None)
+        .unwrap()
+        .with_metrics_exporter(MetricsExporter::None)
+        .with_otlp_traces_endpoint(receiver.endpoint.clone())
+        .with_sampler(SamplerConfig::AlwaysOn)
+        .with_tracing_subscriber(false)
+        .init()
+        .unwrap();
+    opentelemetry::global::tracer("contextd").in_span("remediation.save", |_| {});
+    assert!(untrusted.force_flush().is_err(), "an untrusted certificate must fail the export");
+    assert_eq!(untrusted.traces_export_stats().failed, 1);
+    untrusted.shutdown().unwrap();
+    let _ = std::fs::remove_file(ca_path);
+}

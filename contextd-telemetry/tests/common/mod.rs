@@ -32,6 +32,11 @@ impl Received {
     fn push(&self, request: ExportTraceServiceRequest) {
         self.0.lock().unwrap().extend(request.resource_spans);
     }
+
+    /// Decodes and keeps one protobuf OTLP trace request body.
+    pub fn push_bytes(&self, body: &[u8]) {
+        self.push(ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf trace request"));
+    }
 }
 
 /// An OTLP/HTTP trace receiver on a loopback port: decodes each protobuf request body.
