@@ -5,7 +5,7 @@
 //! installs into; when it is missing the test fails with the command that installs it.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -68,7 +68,7 @@ impl VictoriaMetrics {
         vm
     }
 
-    fn spawn(binary: &PathBuf, port: u16, data: &PathBuf, extra: &[String]) -> Child {
+    fn spawn(binary: &Path, port: u16, data: &Path, extra: &[String]) -> Child {
         Command::new(binary)
             .arg(format!("-storageDataPath={}", data.display()))
             .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
