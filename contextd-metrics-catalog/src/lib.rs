@@ -20,7 +20,7 @@ mod operations;
 mod table;
 
 pub use operations::{OperationShape, operation_shape};
-pub use table::{CATALOG, buckets};
+pub use table::{CATALOG, CATALOG_LEN, buckets};
 
 /// What kind of OpenTelemetry instrument an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

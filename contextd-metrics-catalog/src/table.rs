@@ -115,9 +115,12 @@ const fn gauge(
 
 use buckets::*;
 
+/// How many instruments the catalog has.
+pub const CATALOG_LEN: usize = 31;
+
 /// The 31 contextd instruments: 9 counters, 13 histograms, 9 observable gauges.
 #[rustfmt::skip]
-pub static CATALOG: [InstrumentSpec; 31] = [
+pub static CATALOG: [InstrumentSpec; CATALOG_LEN] = [
     // Counters
     counter("contextd_mcp_tool_calls_total", U64, "{call}", Mcp, &[TOOL_NAME, STATUS],
         "MCP tool calls"),

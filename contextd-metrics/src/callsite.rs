@@ -12,12 +12,13 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use contextd_metrics_catalog::{Component, OperationShape, operation_shape};
-use opentelemetry::metrics::{BoundCounter, BoundHistogram};
+use opentelemetry::metrics::BoundCounter;
 use opentelemetry::trace::{Span as _, SpanBuilder, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
 
 use crate::Meters;
+use crate::checked::{CheckedBoundHistogram, CheckedHistogram};
 use crate::clock::{self, Ticks};
 use crate::global::{Binding, binding};
 
@@ -97,10 +98,26 @@ fn known_error_type(error_type: &'static str) -> &'static str {
     }
 }
 
+/// The longest label value taken from an argument, in bytes; longer ones are cut at a
+/// character boundary, so one runaway value cannot make a huge series.
+pub const MAX_LABEL_BYTES: usize = 128;
+
+#[inline]
+fn truncate_label(value: &str) -> &str {
+    if value.len() <= MAX_LABEL_BYTES {
+        return value;
+    }
+    let mut end = MAX_LABEL_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
+}
+
 /// Bound handles of a status-shaped site (checkpoint, remediation, skill, mcp).
 struct StatusHandles {
     counters: [BoundCounter<u64>; 3],
-    duration: BoundHistogram<f64>,
+    duration: CheckedBoundHistogram,
 }
 
 /// Handles for one combination of argument labels (database, collection / provider, model).
@@ -108,7 +125,7 @@ struct LabelledHandles {
     first: Box<str>,
     second: Box<str>,
     counter: BoundCounter<u64>,
-    duration: BoundHistogram<f64>,
+    duration: CheckedBoundHistogram,
 }
 
 /// Distinct argument-label combinations a site binds; further ones take the unbound path.
@@ -117,7 +134,7 @@ const LABEL_CACHE: usize = 8;
 #[allow(clippy::large_enum_variant, reason = "built once per site and binding, never moved on a hot path")]
 enum Handles {
     Status(StatusHandles),
-    Agent([BoundHistogram<f64>; 3]),
+    Agent([CheckedBoundHistogram; 3]),
     Labelled([OnceLock<LabelledHandles>; LABEL_CACHE]),
 }
 
@@ -156,9 +173,11 @@ impl OpSite {
     }
 
     /// Starts timing a call whose labels `first` and `second` come from arguments
-    /// (database, collection / provider, model).
+    /// (database, collection / provider, model). Values longer than [`MAX_LABEL_BYTES`] are cut
+    /// at a character boundary.
     #[inline]
     pub fn start_labelled(&'static self, first: &str, second: &str) -> Op {
+        let (first, second) = (truncate_label(first), truncate_label(second));
         let Binding::Bound { generation, meters, tracer } = binding() else {
             // Telemetry not initialised: record nothing, read no clock, start no span.
             return Op {
@@ -281,7 +300,7 @@ impl OpSite {
     fn labelled_instruments<'m>(
         &self,
         meters: &'m Meters,
-    ) -> (&'m opentelemetry::metrics::Counter<u64>, &'m opentelemetry::metrics::Histogram<f64>) {
+    ) -> (&'m opentelemetry::metrics::Counter<u64>, &'m CheckedHistogram) {
         if self.component == Component::Database {
             (&meters.database_operations, &meters.database_duration)
         } else {
@@ -309,7 +328,7 @@ impl OpSite {
 fn status_instruments(
     meters: &Meters,
     component: Component,
-) -> (&opentelemetry::metrics::Counter<u64>, &opentelemetry::metrics::Histogram<f64>) {
+) -> (&opentelemetry::metrics::Counter<u64>, &CheckedHistogram) {
     match component {
         Component::Mcp => (&meters.mcp_tool_calls, &meters.mcp_tool_duration),
         Component::Remediation => (&meters.remediation_operations, &meters.remediation_duration),
@@ -321,7 +340,7 @@ fn status_instruments(
 enum Target {
     Inert,
     Status(&'static StatusHandles),
-    Agent(&'static [BoundHistogram<f64>; 3]),
+    Agent(&'static [CheckedBoundHistogram; 3]),
     Labelled(&'static LabelledHandles),
     /// Past the label cache: attributes resolved per call (allocates; rare by design).
     Unbound {

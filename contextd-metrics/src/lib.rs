@@ -26,6 +26,7 @@
 
 #[allow(unsafe_code)]
 mod callsite;
+mod checked;
 mod clock;
 pub mod gauges;
 #[allow(unsafe_code)]
@@ -35,7 +36,10 @@ pub mod redact;
 pub mod render;
 pub mod values;
 
-pub use callsite::ErrorType;
+pub use callsite::{ErrorType, MAX_LABEL_BYTES};
+pub use checked::{
+    CheckedBoundCounter, CheckedBoundHistogram, CheckedCounter, CheckedHistogram, refused_measurements,
+};
 pub use contextd_metrics_catalog::{
     Component, InstrumentKind, InstrumentSpec, LabelSpec, LabelValues, ValueType, buckets,
 };

@@ -3,6 +3,8 @@
 use contextd_metrics_catalog::{InstrumentKind, InstrumentSpec, ValueType};
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 
+use crate::checked::{CheckedCounter, CheckedHistogram};
+
 /// An OpenTelemetry instrument type that a catalog entry can be built into.
 ///
 /// `KIND` and `VALUE` let [`Meters`] check at compile time that each field's Rust type matches
@@ -27,11 +29,13 @@ impl CatalogInstrument for Counter<u64> {
     }
 }
 
-impl CatalogInstrument for Counter<f64> {
+impl CatalogInstrument for CheckedCounter {
     const KIND: InstrumentKind = InstrumentKind::Counter;
     const VALUE: ValueType = ValueType::F64;
     fn build(meter: &Meter, spec: &'static InstrumentSpec) -> Self {
-        meter.f64_counter(spec.name).with_unit(spec.unit).with_description(spec.description).build()
+        let counter =
+            meter.f64_counter(spec.name).with_unit(spec.unit).with_description(spec.description).build();
+        CheckedCounter::new(counter, spec.name)
     }
 }
 
@@ -48,16 +52,17 @@ impl CatalogInstrument for Histogram<u64> {
     }
 }
 
-impl CatalogInstrument for Histogram<f64> {
+impl CatalogInstrument for CheckedHistogram {
     const KIND: InstrumentKind = InstrumentKind::Histogram;
     const VALUE: ValueType = ValueType::F64;
     fn build(meter: &Meter, spec: &'static InstrumentSpec) -> Self {
-        meter
+        let histogram = meter
             .f64_histogram(spec.name)
             .with_unit(spec.unit)
             .with_description(spec.description)
             .with_boundaries(boundaries(spec))
-            .build()
+            .build();
+        CheckedHistogram::new(histogram, spec.name)
     }
 }
 
@@ -126,36 +131,36 @@ meters! {
     /// Tokens consumed by embeddings, label `model`.
     embedding_tokens: Counter<u64> = "contextd_embedding_tokens_total",
     /// Embedding cost in USD, label `model`; compute it with [`crate::values::embedding_cost_usd`].
-    embedding_cost: Counter<f64> = "contextd_embedding_cost_total",
+    embedding_cost: CheckedCounter = "contextd_embedding_cost_total",
     /// Vector-store operations, labels `operation`, `database`, `collection`.
     database_operations: Counter<u64> = "contextd_database_operations_total",
     /// Vector-store errors, labels `error_type`, `database`.
     database_errors: Counter<u64> = "contextd_database_errors_total",
     /// MCP tool execution time in seconds, label `tool_name`.
-    mcp_tool_duration: Histogram<f64> = "contextd_mcp_tool_duration_seconds",
+    mcp_tool_duration: CheckedHistogram = "contextd_mcp_tool_duration_seconds",
     /// Checkpoint operation time in seconds, label `operation`.
-    checkpoint_duration: Histogram<f64> = "contextd_checkpoint_duration_seconds",
+    checkpoint_duration: CheckedHistogram = "contextd_checkpoint_duration_seconds",
     /// Relevance score of each checkpoint search result, in [0, 1].
-    checkpoint_search_score: Histogram<f64> = "contextd_checkpoint_search_score",
+    checkpoint_search_score: CheckedHistogram = "contextd_checkpoint_search_score",
     /// Results returned by one checkpoint search.
     checkpoint_search_results: Histogram<u64> = "contextd_checkpoint_search_results",
     /// Remediation operation time in seconds, label `operation`.
-    remediation_duration: Histogram<f64> = "contextd_remediation_duration_seconds",
+    remediation_duration: CheckedHistogram = "contextd_remediation_duration_seconds",
     /// Hybrid match score of each remediation match; compute it with
     /// [`crate::values::hybrid_match_score`].
-    remediation_match_score: Histogram<f64> = "contextd_remediation_match_score",
+    remediation_match_score: CheckedHistogram = "contextd_remediation_match_score",
     /// Skill operation time in seconds, label `operation`.
-    skill_duration: Histogram<f64> = "contextd_skill_duration_seconds",
+    skill_duration: CheckedHistogram = "contextd_skill_duration_seconds",
     /// Embedding call time in seconds, labels `provider`, `model`.
-    embedding_duration: Histogram<f64> = "contextd_embedding_duration_seconds",
+    embedding_duration: CheckedHistogram = "contextd_embedding_duration_seconds",
     /// Texts sent in one embedding request, label `provider`.
     embedding_batch_size: Histogram<u64> = "contextd_embedding_batch_size",
     /// Vector-store operation time in seconds, labels `operation`, `database`.
-    database_duration: Histogram<f64> = "contextd_database_duration_seconds",
+    database_duration: CheckedHistogram = "contextd_database_duration_seconds",
     /// Size in bytes of each MCP tool response, label `tool_name`.
     mcp_tool_response_bytes: Histogram<u64> = "contextd_mcp_tool_response_bytes",
     /// One agent execution in seconds, labels `agent`, `status`.
-    agent_duration: Histogram<f64> = "contextd_agent_duration_seconds",
+    agent_duration: CheckedHistogram = "contextd_agent_duration_seconds",
     /// One test's run time in seconds, label `type`.
-    test_duration: Histogram<f64> = "contextd_test_duration_seconds",
+    test_duration: CheckedHistogram = "contextd_test_duration_seconds",
 }

@@ -427,3 +427,14 @@ fn error_messages_on_spans_are_redacted() {
     assert_eq!(description, "401 for Authorization: Bearer [REDACTED] reading ~/.config/contextd.toml");
     assert!(span.attributes.iter().any(|kv| kv.key.as_str() == "error.type" && kv.value.as_str() == "other"));
 }
+
+#[test]
+fn argument_labels_are_cut_to_the_documented_limit() {
+    let bound = bind();
+    let mut store = Store { database: "é".repeat(200), inserted: vec![] };
+    store.insert("x").unwrap();
+    let s = bound.series();
+    let cut = "é".repeat(contextd_metrics::MAX_LABEL_BYTES / 2);
+    let attrs = format!("collection=checkpoints,database={cut},operation=insert");
+    assert_eq!(get(&s, "contextd_database_operations_total", &attrs), 1.0);
+}

@@ -142,7 +142,9 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
 
 /// `contextd_telemetry_exports_total{signal}` and `contextd_telemetry_export_failures_total{signal}`:
 /// the exporters' own outcomes, so a dashboard and an alert can see export trouble (metrics
-/// failures arrive once the backend is reachable again; the counts are cumulative).
+/// failures arrive once the backend is reachable again; the counts are cumulative); and
+/// `contextd_telemetry_invalid_measurements_total{instrument, reason}`: values refused by the
+/// checked float instruments.
 fn register_self_metrics(
     meter: &opentelemetry::metrics::Meter,
     metrics: &Arc<report::ExportReport>,
@@ -160,6 +162,22 @@ fn register_self_metrics(
                 observer.observe(
                     stats.succeeded + stats.failed,
                     &[opentelemetry::KeyValue::new("signal", *signal)],
+                );
+            }
+        })
+        .build();
+    meter
+        .u64_observable_counter("contextd_telemetry_invalid_measurements_total")
+        .with_unit("{measurement}")
+        .with_description("Measurements refused (NaN, infinite or negative), by instrument and reason")
+        .with_callback(|observer| {
+            for (instrument, reason, count) in contextd_metrics::refused_measurements() {
+                observer.observe(
+                    count,
+                    &[
+                        opentelemetry::KeyValue::new("instrument", instrument),
+                        opentelemetry::KeyValue::new("reason", reason),
+                    ],
                 );
             }
         })

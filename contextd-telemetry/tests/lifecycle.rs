@@ -240,3 +240,36 @@ fn an_unbounded_label_stays_within_the_cardinality_limit_and_is_named_once() {
     );
     telemetry.shutdown().unwrap();
 }
+
+#[test]
+fn nan_infinite_and_negative_values_are_refused_and_counted() {
+    let _serial = serial();
+    let telemetry = prometheus_config().init().unwrap();
+    let meters = contextd_metrics::meters();
+    let op = [KeyValue::new("operation", "create")];
+    meters.checkpoint_duration.record(0.25, &op);
+    for bad in [f64::NAN, f64::INFINITY, -1.0] {
+        meters.checkpoint_duration.record(bad, &op);
+    }
+    let model = [KeyValue::new("model", "text-embedding-3-small")];
+    meters.embedding_cost.add(0.5, &model);
+    meters.embedding_cost.add(-0.5, &model);
+    meters.embedding_cost.bind(&model).add(f64::NAN);
+    let (_, body) = get(telemetry.prometheus_address().unwrap(), "/metrics");
+    assert!(body.contains("contextd_checkpoint_duration_seconds_count{operation=\"create\"} 1\n"), "{body}");
+    assert!(body.contains("contextd_checkpoint_duration_seconds_sum{operation=\"create\"} 0.25\n"), "{body}");
+    assert!(body.contains("contextd_embedding_cost_total{model=\"text-embedding-3-small\"} 0.5\n"), "{body}");
+    for (instrument, reason) in [
+        ("contextd_checkpoint_duration_seconds", "nan"),
+        ("contextd_checkpoint_duration_seconds", "infinite"),
+        ("contextd_checkpoint_duration_seconds", "negative"),
+        ("contextd_embedding_cost_total", "negative"),
+        ("contextd_embedding_cost_total", "nan"),
+    ] {
+        let line = format!(
+            "contextd_telemetry_invalid_measurements_total{{instrument=\"{instrument}\",reason=\"{reason}\"}}"
+        );
+        assert!(body.lines().any(|l| l.starts_with(&line)), "{line} missing:\n{body}");
+    }
+    telemetry.shutdown().unwrap();
+}
