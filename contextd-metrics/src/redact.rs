@@ -122,7 +122,7 @@ fn secret_at(rest: &str) -> Option<(usize, String)> {
     }
     // scheme://user:password@host
     if let Some(after) = rest.strip_prefix("://") {
-        let authority_end = after.find(['/', ' ', '?', '#']).unwrap_or(after.len());
+        let authority_end = after.find(|c: char| c.is_whitespace() || "/?#".contains(c)).unwrap_or(after.len());
         let authority = &after[..authority_end];
         if let (Some(colon), Some(at)) = (authority.find(':'), authority.rfind('@'))
             && colon < at
@@ -148,7 +148,8 @@ fn secret_at(rest: &str) -> Option<(usize, String)> {
                     return None; // `Authorization: Bearer …`: the scheme rule keeps the scheme visible
                 }
                 let (open, body) = match value.strip_prefix('"') {
-                    Some(inner) => (1, inner.find('"').unwrap_or(inner.len())),
+                    // An unclosed quote ends at the line's end.
+                    Some(inner) => (1, inner.find(['"', '\n']).unwrap_or(inner.len())),
                     None => (
                         0,
                         value
