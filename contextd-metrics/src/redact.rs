@@ -122,7 +122,8 @@ fn secret_at(rest: &str) -> Option<(usize, String)> {
     }
     // scheme://user:password@host
     if let Some(after) = rest.strip_prefix("://") {
-        let authority_end = after.find(|c: char| c.is_whitespace() || "/?#".contains(c)).unwrap_or(after.len());
+        let authority_end =
+            after.find(|c: char| c.is_whitespace() || "/?#".contains(c)).unwrap_or(after.len());
         let authority = &after[..authority_end];
         if let (Some(colon), Some(at)) = (authority.find(':'), authority.rfind('@'))
             && colon < at

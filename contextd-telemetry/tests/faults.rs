@@ -107,6 +107,15 @@ fn endpoint_answering_429_with_retry_after() {
 }
 
 #[test]
+fn endpoint_slower_than_the_export_timeout() {
+    let _serial = serial();
+    // Answers after 1 s; the run's exporter timeout is 500 ms, so every export times out.
+    let metrics = FaultyEndpoint::start(Fault::Slow);
+    let traces = FaultyEndpoint::start(Fault::Slow);
+    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"));
+}
+
+#[test]
 fn endpoint_answering_garbage() {
     let _serial = serial();
     let metrics = FaultyEndpoint::start(Fault::Garbage);

@@ -139,6 +139,8 @@ pub enum Fault {
     Status429,
     /// Answers with bytes that are not HTTP.
     Garbage,
+    /// Answers 200, but only after a second.
+    Slow,
 }
 
 /// A loopback endpoint that misbehaves; counts the requests it saw.
@@ -170,6 +172,14 @@ impl FaultyEndpoint {
                             let _ = write!(
                                 stream,
                                 "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            );
+                        }
+                        Fault::Slow => {
+                            let _ = stream.read(&mut buffer);
+                            std::thread::sleep(std::time::Duration::from_secs(1));
+                            let _ = write!(
+                                stream,
+                                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                             );
                         }
                         Fault::Garbage => {
