@@ -1,7 +1,8 @@
 //! The 9 observable gauges through a real `SdkMeterProvider`: values from fixture reports and
 //! sources, and a failing, slow or panicking source costing only its own point.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,43 +11,29 @@ use contextd_metrics::gauges::{
     read_coverage, read_junit, scan_regression_tree,
 };
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
-/// Gauge points of one export: (name, sorted attributes) → value.
-fn gauge_points(
-    provider: &SdkMeterProvider,
-    exporter: &InMemoryMetricExporter,
-) -> BTreeMap<(String, String), f64> {
-    exporter.reset();
-    provider.force_flush().unwrap();
-    let mut out = BTreeMap::new();
-    for resource in exporter.get_finished_metrics().unwrap() {
-        for scope in resource.scope_metrics() {
-            for metric in scope.metrics() {
-                let mut put = |attrs: Vec<String>, value: f64| {
-                    let mut attrs = attrs;
-                    attrs.sort();
-                    out.insert((metric.name().to_owned(), attrs.join(",")), value);
-                };
-                let kv = |kv: &opentelemetry::KeyValue| format!("{}={}", kv.key, kv.value);
-                match metric.data() {
-                    AggregatedMetrics::I64(MetricData::Gauge(g)) => {
-                        g.data_points().for_each(|p| put(p.attributes().map(kv).collect(), p.value() as f64))
-                    }
-                    AggregatedMetrics::F64(MetricData::Gauge(g)) => {
-                        g.data_points().for_each(|p| put(p.attributes().map(kv).collect(), p.value()))
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    out
+/// Gauge points of one export: (name, sorted attributes) → value (other kinds left out).
+fn gauge_points(provider: &SdkMeterProvider, exporter: &InMemoryMetricExporter) -> common::Points {
+    let gauges = [
+        "contextd_checkpoints_total",
+        "contextd_remediations_total",
+        "contextd_skills_total",
+        "contextd_skill_success_rate",
+        "contextd_test_coverage_percent",
+        "contextd_tests_total",
+        "contextd_bugs_total",
+        "contextd_regression_tests_total",
+        "contextd_embedding_cache_hit_ratio",
+    ];
+    common::export_points(provider, exporter)
+        .into_iter()
+        .filter(|((name, _), _)| gauges.contains(&name.as_str()))
+        .collect()
 }
 
 fn provider() -> (SdkMeterProvider, InMemoryMetricExporter) {

@@ -2,15 +2,15 @@
 //! in-memory exporter: counter with status, duration histogram, argument labels, error types,
 //! panics, cancelled futures, and recording only while bound.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+mod common;
+
 use contextd_metrics::{ErrorType, instrument_op, instrument_ops};
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 
 /// A provider bound to the global meters for one test; tests take turns.
@@ -31,34 +31,11 @@ fn bind() -> Bound {
 }
 
 /// Series of one export: (name, sorted attributes) → value (sums) or count (histograms).
-type Series = BTreeMap<(String, String), f64>;
+type Series = common::Points;
 
 impl Bound {
     fn series(&self) -> Series {
-        self.provider.force_flush().unwrap();
-        let mut out = Series::new();
-        let exported = self.exporter.get_finished_metrics().unwrap();
-        let Some(last) = exported.last() else { return out };
-        for scope in last.scope_metrics() {
-            for metric in scope.metrics() {
-                let mut put = |attrs: Vec<String>, value: f64| {
-                    let mut attrs = attrs;
-                    attrs.sort();
-                    out.insert((metric.name().to_owned(), attrs.join(",")), value);
-                };
-                let kv = |kv: &opentelemetry::KeyValue| format!("{}={}", kv.key, kv.value);
-                match metric.data() {
-                    AggregatedMetrics::U64(MetricData::Sum(s)) => {
-                        s.data_points().for_each(|p| put(p.attributes().map(kv).collect(), p.value() as f64))
-                    }
-                    AggregatedMetrics::F64(MetricData::Histogram(h)) => {
-                        h.data_points().for_each(|p| put(p.attributes().map(kv).collect(), p.count() as f64))
-                    }
-                    _ => {}
-                }
-            }
-        }
-        out
+        common::export_points(&self.provider, &self.exporter)
     }
 }
 

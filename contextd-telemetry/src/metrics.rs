@@ -4,16 +4,14 @@ use std::sync::Arc;
 
 use opentelemetry_sdk::metrics::{Instrument, InstrumentKind, PeriodicReader, SdkMeterProvider, Stream};
 
-use crate::config::{MetricsExporter, OtlpProtocol, OtlpSignalConfig, TelemetryConfig};
+use crate::config::{MetricsExporter, OtlpSignalConfig, TelemetryConfig};
 use crate::console::ConsoleMetricExporter;
 use crate::error::TelemetryError;
 use crate::naming::{SeriesKind, catalog_wire_unit};
 use crate::overflow::OverflowWatch;
 use crate::prometheus::PrometheusEndpoint;
 use crate::report::{ExportReport, Reporting};
-#[cfg(feature = "grpc")]
-use crate::transport::configure_grpc;
-use crate::transport::{Transport, configure_http};
+use crate::transport::Transport;
 
 /// The meter provider and what serves it.
 pub(crate) struct MetricsPipeline {
@@ -79,22 +77,5 @@ fn otlp_exporter(
     signal: &OtlpSignalConfig,
     transport: &Transport,
 ) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
-    let failed = |e: opentelemetry_otlp::ExporterBuildError| TelemetryError::Exporter {
-        signal: "metrics",
-        message: e.to_string(),
-    };
-    let builder = opentelemetry_otlp::MetricExporter::builder();
-    match signal.protocol {
-        OtlpProtocol::HttpProtobuf => {
-            configure_http(builder.with_http(), signal, transport)?.build().map_err(failed)
-        }
-        #[cfg(feature = "grpc")]
-        OtlpProtocol::Grpc => {
-            // tonic spawns its connection tasks on the runtime current while building.
-            let _runtime = transport.enter_grpc()?;
-            configure_grpc(builder.with_tonic(), signal, "metrics")?.build().map_err(failed)
-        }
-        #[cfg(not(feature = "grpc"))]
-        OtlpProtocol::Grpc => Err(crate::transport::grpc_unavailable("metrics")),
-    }
+    crate::transport::otlp_exporter!(opentelemetry_otlp::MetricExporter, "metrics", signal, transport)
 }

@@ -4,13 +4,11 @@ use std::sync::Arc;
 
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider};
 
-use crate::config::{OtlpProtocol, OtlpSignalConfig, SamplerConfig, TelemetryConfig, TracesExporter};
+use crate::config::{OtlpSignalConfig, SamplerConfig, TelemetryConfig, TracesExporter};
 use crate::console::ConsoleSpanExporter;
 use crate::error::TelemetryError;
 use crate::report::{ExportReport, Reporting};
-#[cfg(feature = "grpc")]
-use crate::transport::configure_grpc;
-use crate::transport::{Transport, configure_http};
+use crate::transport::Transport;
 
 pub(crate) fn build(
     config: &TelemetryConfig,
@@ -68,22 +66,5 @@ fn otlp_exporter(
     signal: &OtlpSignalConfig,
     transport: &Transport,
 ) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    let failed = |e: opentelemetry_otlp::ExporterBuildError| TelemetryError::Exporter {
-        signal: "traces",
-        message: e.to_string(),
-    };
-    let builder = opentelemetry_otlp::SpanExporter::builder();
-    match signal.protocol {
-        OtlpProtocol::HttpProtobuf => {
-            configure_http(builder.with_http(), signal, transport)?.build().map_err(failed)
-        }
-        #[cfg(feature = "grpc")]
-        OtlpProtocol::Grpc => {
-            // tonic spawns its connection tasks on the runtime current while building.
-            let _runtime = transport.enter_grpc()?;
-            configure_grpc(builder.with_tonic(), signal, "traces")?.build().map_err(failed)
-        }
-        #[cfg(not(feature = "grpc"))]
-        OtlpProtocol::Grpc => Err(crate::transport::grpc_unavailable("traces")),
-    }
+    crate::transport::otlp_exporter!(opentelemetry_otlp::SpanExporter, "traces", signal, transport)
 }

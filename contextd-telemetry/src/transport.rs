@@ -145,3 +145,35 @@ pub(crate) fn grpc_unavailable(signal: &'static str) -> TelemetryError {
             .into(),
     }
 }
+
+/// Builds an OTLP exporter (`MetricExporter` or `SpanExporter`) for one signal over HTTP or
+/// gRPC. A macro because the two exporter builders share methods but no trait for `build`.
+macro_rules! otlp_exporter {
+    ($exporter:path, $name:literal, $signal:expr, $transport:expr) => {{
+        let (signal, transport): (&$crate::config::OtlpSignalConfig, &$crate::transport::Transport) =
+            ($signal, $transport);
+        let failed = |e: opentelemetry_otlp::ExporterBuildError| $crate::error::TelemetryError::Exporter {
+            signal: $name,
+            message: e.to_string(),
+        };
+        let builder = <$exporter>::builder();
+        match signal.protocol {
+            $crate::config::OtlpProtocol::HttpProtobuf => {
+                $crate::transport::configure_http(builder.with_http(), signal, transport)?
+                    .build()
+                    .map_err(failed)
+            }
+            #[cfg(feature = "grpc")]
+            $crate::config::OtlpProtocol::Grpc => {
+                // tonic spawns its connection tasks on the runtime current while building.
+                let _runtime = transport.enter_grpc()?;
+                $crate::transport::configure_grpc(builder.with_tonic(), signal, $name)?
+                    .build()
+                    .map_err(failed)
+            }
+            #[cfg(not(feature = "grpc"))]
+            $crate::config::OtlpProtocol::Grpc => Err($crate::transport::grpc_unavailable($name)),
+        }
+    }};
+}
+pub(crate) use otlp_exporter;
