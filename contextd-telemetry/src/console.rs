@@ -58,10 +58,9 @@ impl PushMetricExporter for ConsoleMetricExporter {
 }
 
 /// Prints one line per finished span: name, ids, parent, duration, status and attributes.
+/// (Its outcomes are recorded by the `Reporting` wrapper around it.)
 #[derive(Debug)]
-pub(crate) struct ConsoleSpanExporter {
-    pub(crate) report: Arc<ExportReport>,
-}
+pub(crate) struct ConsoleSpanExporter;
 
 impl SpanExporter for ConsoleSpanExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
@@ -91,7 +90,6 @@ impl SpanExporter for ConsoleSpanExporter {
         let result = std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
             opentelemetry_sdk::error::OTelSdkError::InternalFailure(format!("writing to stdout: {e}"))
         });
-        self.report.record(&result);
         result
     }
 }

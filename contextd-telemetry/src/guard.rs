@@ -31,6 +31,7 @@ pub(crate) struct Parts {
     pub(crate) metrics_report: Arc<ExportReport>,
     pub(crate) traces_report: Arc<ExportReport>,
     pub(crate) overflow: Arc<crate::overflow::OverflowWatch>,
+    pub(crate) span_queue: Arc<crate::span_queue::SpanQueue>,
 }
 
 /// Keeps telemetry running; [`shutdown`](Self::shutdown) or drop it to flush and stop.
@@ -46,6 +47,7 @@ pub struct TelemetryGuard {
     metrics_report: Arc<ExportReport>,
     traces_report: Arc<ExportReport>,
     overflow: Arc<crate::overflow::OverflowWatch>,
+    span_queue: Arc<crate::span_queue::SpanQueue>,
     owns_globals: bool,
 }
 
@@ -66,6 +68,7 @@ impl TelemetryGuard {
             metrics_report: parts.metrics_report.clone(),
             traces_report: parts.traces_report.clone(),
             overflow: parts.overflow.clone(),
+            span_queue: parts.span_queue.clone(),
             parts: Some(parts),
             deadline,
             owns_globals: true,
@@ -81,6 +84,7 @@ impl TelemetryGuard {
             metrics_report: Arc::default(),
             traces_report: Arc::default(),
             overflow: Arc::default(),
+            span_queue: Arc::default(),
             owns_globals: false,
         }
     }
@@ -98,6 +102,11 @@ impl TelemetryGuard {
     /// Export outcomes of spans since `init`.
     pub fn traces_export_stats(&self) -> ExportStats {
         self.traces_report.stats()
+    }
+
+    /// Spans dropped so far because the export queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    pub fn spans_dropped(&self) -> u64 {
+        self.span_queue.dropped()
     }
 
     /// Instruments that exceeded their cardinality limit so far (each was warned about once on

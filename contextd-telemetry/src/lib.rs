@@ -44,6 +44,7 @@ mod report;
 mod resource;
 #[cfg(feature = "runtime-metrics")]
 mod runtime;
+mod span_queue;
 mod traces;
 mod transport;
 
@@ -102,7 +103,8 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     let traces_report = Arc::new(report::ExportReport::new("traces"));
     let overflow = Arc::new(overflow::OverflowWatch::default());
     let metrics = metrics::build(config, &transport, &metrics_report, &overflow)?;
-    let tracer_provider = traces::build(config, &transport, &traces_report)?;
+    let span_queue = Arc::new(span_queue::SpanQueue::default());
+    let tracer_provider = traces::build(config, &transport, &traces_report, &span_queue)?;
 
     opentelemetry::global::set_meter_provider(metrics.provider.clone());
     opentelemetry::global::set_tracer_provider(tracer_provider.clone());
@@ -114,6 +116,7 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
         &metrics.provider.meter(contextd_metrics::METER_NAME),
         &metrics_report,
         &traces_report,
+        &span_queue,
     );
     #[cfg(feature = "runtime-metrics")]
     if config.runtime_metrics {
@@ -136,6 +139,7 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
         metrics_report,
         traces_report,
         overflow,
+        span_queue,
     };
     Ok(TelemetryGuard::running(parts, config.shutdown_timeout))
 }
@@ -149,7 +153,15 @@ fn register_self_metrics(
     meter: &opentelemetry::metrics::Meter,
     metrics: &Arc<report::ExportReport>,
     traces: &Arc<report::ExportReport>,
+    span_queue: &Arc<span_queue::SpanQueue>,
 ) {
+    let queue = span_queue.clone();
+    meter
+        .u64_observable_counter("contextd_telemetry_spans_dropped_total")
+        .with_unit("{span}")
+        .with_description("Spans dropped because the export queue was full (OTEL_BSP_MAX_QUEUE_SIZE)")
+        .with_callback(move |observer| observer.observe(queue.dropped(), &[]))
+        .build();
     let reports = [("metrics", metrics.clone()), ("traces", traces.clone())];
     let attempts = reports.clone();
     meter

@@ -32,8 +32,12 @@ pub(crate) fn build(
     let (provider, prometheus) = match config.metrics_exporter {
         MetricsExporter::Otlp => {
             let exporter = otlp_exporter(&config.otlp_metrics, transport)?;
-            let exporter =
-                Reporting { inner: exporter, report: report.clone(), overflow: Some(overflow.clone()) };
+            let exporter = Reporting {
+                inner: exporter,
+                report: report.clone(),
+                overflow: Some(overflow.clone()),
+                span_queue: None,
+            };
             (
                 builder
                     .with_reader(PeriodicReader::builder(exporter).with_interval(interval).build())

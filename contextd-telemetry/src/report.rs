@@ -76,6 +76,8 @@ pub(crate) struct Reporting<E> {
     pub(crate) report: Arc<ExportReport>,
     /// Checks metric exports for cardinality overflow (`None` for spans).
     pub(crate) overflow: Option<Arc<crate::overflow::OverflowWatch>>,
+    /// Told how many spans each finished batch held (`None` for metrics).
+    pub(crate) span_queue: Option<Arc<crate::span_queue::SpanQueue>>,
 }
 
 impl<E: PushMetricExporter> PushMetricExporter for Reporting<E> {
@@ -103,8 +105,12 @@ impl<E: PushMetricExporter> PushMetricExporter for Reporting<E> {
 
 impl<E: SpanExporter> SpanExporter for Reporting<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let spans = batch.len();
         let result = self.inner.export(batch).await;
         self.report.record(&result);
+        if let Some(queue) = &self.span_queue {
+            queue.done(spans);
+        }
         result
     }
 

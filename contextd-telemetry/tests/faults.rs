@@ -269,3 +269,33 @@ fn two_threads_at_full_speed_for_30_s_keep_memory_flat_and_lose_nothing() {
     assert!(growth < 16 << 20, "resident memory grew by {growth} bytes between 5 s and 30 s");
     telemetry.shutdown().unwrap();
 }
+
+#[test]
+fn spans_beyond_the_queue_bound_are_dropped_and_counted() {
+    let _serial = serial();
+    let stalled = FaultyEndpoint::start(Fault::Stall);
+    let telemetry = TelemetryConfig::from_lookup(|_| None)
+        .unwrap()
+        .with_metrics_exporter(contextd_telemetry::MetricsExporter::None)
+        .with_otlp_traces_endpoint(stalled.url("/v1/traces"))
+        .with_otlp_timeout(Duration::from_millis(300))
+        .with_sampler(SamplerConfig::AlwaysOn)
+        .with_batch_span_config(contextd_telemetry::BatchSpanConfig {
+            schedule_delay: Duration::from_millis(100),
+            max_queue_size: 10,
+            max_export_batch_size: 5,
+            export_timeout: Duration::from_millis(300),
+        })
+        .with_shutdown_timeout(DEADLINE)
+        .with_tracing_subscriber(false)
+        .init()
+        .unwrap();
+    let tracer = opentelemetry::global::tracer("contextd");
+    for _ in 0..200 {
+        tracer.in_span("checkpoint.search", |_| {});
+    }
+    let dropped = telemetry.spans_dropped();
+    assert!((180..=190).contains(&dropped), "{dropped} of 200 spans dropped with a queue of 10");
+    eprintln!("queue of 10, 200 spans, stalled endpoint: {dropped} dropped and counted");
+    let _ = telemetry.shutdown();
+}

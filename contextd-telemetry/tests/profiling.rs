@@ -20,10 +20,13 @@ fn get(address: SocketAddr, path: &str, headers: &str) -> (String, Vec<u8>) {
     (head, response[split + 4..].to_vec())
 }
 
+/// Burns CPU until `stop` is set (and for at least `min`), so a profile always overlaps it,
+/// however the machine schedules threads.
 #[inline(never)]
-fn contextd_busy_spin(until: Instant) -> u64 {
+fn contextd_busy_spin(stop: &std::sync::atomic::AtomicBool, min: Duration) -> u64 {
+    let started = Instant::now();
     let mut x = 0u64;
-    while Instant::now() < until {
+    while started.elapsed() < min || !stop.load(std::sync::atomic::Ordering::Relaxed) {
         for i in 0..10_000u64 {
             x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
         }
@@ -35,12 +38,14 @@ fn contextd_busy_spin(until: Instant) -> u64 {
 fn a_cpu_profile_contains_the_busy_function_and_a_second_request_gets_409() {
     let server = serve(ProfilingConfig::loopback(0)).unwrap();
     let address = server.address();
-    let busy = std::thread::spawn(|| contextd_busy_spin(Instant::now() + Duration::from_millis(1600)));
+    static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let busy = std::thread::spawn(|| contextd_busy_spin(&STOP, Duration::from_millis(100)));
     let profile = std::thread::spawn(move || get(address, "/debug/pprof/profile?seconds=1", ""));
     std::thread::sleep(Duration::from_millis(300));
     let (status, _) = get(address, "/debug/pprof/profile?seconds=1", "");
     assert_eq!(status, "HTTP/1.1 409 Conflict");
     let (status, body) = profile.join().unwrap();
+    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
     busy.join().unwrap();
     assert_eq!(status, "HTTP/1.1 200 OK");
     let profile = pprof::protos::Profile::parse_from_bytes(&body).expect("pprof protobuf");
@@ -49,8 +54,10 @@ fn a_cpu_profile_contains_the_busy_function_and_a_second_request_gets_409() {
         profile.string_table.iter().any(|s| s.contains("contextd_busy_spin")),
         "the busy function is not in the profile"
     );
-    let busy = std::thread::spawn(|| contextd_busy_spin(Instant::now() + Duration::from_millis(1300)));
+    static STOP_AGAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let busy = std::thread::spawn(|| contextd_busy_spin(&STOP_AGAIN, Duration::from_millis(100)));
     let (status, svg) = get(address, "/debug/pprof/flamegraph?seconds=1", "");
+    STOP_AGAIN.store(true, std::sync::atomic::Ordering::Relaxed);
     busy.join().unwrap();
     assert_eq!(status, "HTTP/1.1 200 OK");
     let svg = String::from_utf8_lossy(&svg);
