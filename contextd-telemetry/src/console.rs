@@ -87,9 +87,8 @@ impl SpanExporter for ConsoleSpanExporter {
             }
             text.push('\n');
         }
-        let result = std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
+        std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
             opentelemetry_sdk::error::OTelSdkError::InternalFailure(format!("writing to stdout: {e}"))
-        });
-        result
+        })
     }
 }

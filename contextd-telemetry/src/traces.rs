@@ -55,6 +55,7 @@ pub(crate) fn build(
 
 /// The span exporters, as one type so one processor chain serves both.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "one value per tracer provider, never moved on a hot path")]
 enum SpanExporterKind {
     Otlp(opentelemetry_otlp::SpanExporter),
     Console(ConsoleSpanExporter),
