@@ -273,3 +273,22 @@ fn nan_infinite_and_negative_values_are_refused_and_counted() {
     }
     telemetry.shutdown().unwrap();
 }
+
+#[test]
+fn empty_and_awkward_label_values_are_kept_and_escaped() {
+    let _serial = serial();
+    let telemetry = prometheus_config().init().unwrap();
+    let awkward = "quote\" newline\n backslash\\ tab\t é";
+    for model in ["", awkward] {
+        contextd_metrics::meters().embedding_tokens.add(3, &[KeyValue::new("model", model)]);
+    }
+    let (_, body) = get(telemetry.prometheus_address().unwrap(), "/metrics");
+    assert!(body.contains("contextd_embedding_tokens_total{model=\"\"} 3\n"), "{body}");
+    let escaped = "contextd_embedding_tokens_total{model=\"quote\\\" newline\\n backslash\\\\ tab\t é\"} 3\n";
+    assert!(body.contains(escaped), "{body}");
+    assert!(
+        body.lines().all(|l| !l.starts_with(" backslash")),
+        "a newline in a value must not break the line"
+    );
+    telemetry.shutdown().unwrap();
+}
