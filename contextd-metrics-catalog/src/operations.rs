@@ -3,7 +3,7 @@
 //! This is what `#[instrument_op("component", "operation")]` validates against at compile time
 //! and what its runtime records at every call, so both read the same entries.
 
-use crate::{Component, InstrumentSpec, LabelSpec, find};
+use crate::{Component, InstrumentSpec, LabelSpec};
 
 /// How a component's operation is recorded: the instruments and where each label comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,11 +41,9 @@ pub enum OperationShape {
     },
 }
 
-fn entry(name: &str) -> &'static InstrumentSpec {
-    // Names below are catalog entries; the catalog tests call `operation_shape` for every
-    // component, so a renamed entry fails the test suite rather than a service.
-    find(name).unwrap_or_else(|| panic!("{name} is missing from the catalog"))
-}
+// Names below are catalog entries looked up with `require`; the catalog tests call
+// `operation_shape` for every component, so a renamed entry fails the test suite, not a service.
+use crate::require as entry;
 
 impl OperationShape {
     /// The arguments `#[instrument_op]` requires for this shape (`database = <expr>` …).

@@ -2,7 +2,6 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::Status;
@@ -12,18 +11,13 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
-use crate::report::ExportReport;
-
 /// Prints each export as Prometheus text, preceded by a line naming the service and time.
+/// (Its outcomes and overflow checks are the `Reporting` wrapper's job, as for OTLP.)
 #[derive(Debug)]
-pub(crate) struct ConsoleMetricExporter {
-    pub(crate) report: Arc<ExportReport>,
-    pub(crate) overflow: Arc<crate::overflow::OverflowWatch>,
-}
+pub(crate) struct ConsoleMetricExporter;
 
 impl PushMetricExporter for ConsoleMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        self.overflow.check(metrics);
         let mut text = String::new();
         let service = metrics
             .resource()
@@ -37,11 +31,9 @@ impl PushMetricExporter for ConsoleMetricExporter {
             since_epoch.as_secs()
         );
         crate::exposition::render(metrics, &mut text);
-        let result = std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
+        std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
             opentelemetry_sdk::error::OTelSdkError::InternalFailure(format!("writing to stdout: {e}"))
-        });
-        self.report.record(&result);
-        result
+        })
     }
 
     fn force_flush(&self) -> OTelSdkResult {

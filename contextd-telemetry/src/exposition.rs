@@ -50,31 +50,32 @@ fn render_metric<T: Sample>(metric: &Metric, data: &MetricData<T>, out: &mut Str
             let name = prometheus_name(metric.name(), unit, kind);
             header(out, &name, metric.description(), if sum.is_monotonic() { "counter" } else { "gauge" });
             for point in sum.data_points() {
-                sample(out, &name, "", point.attributes(), None, point.value());
+                sample(out, &name, "", &sorted(point.attributes()), None, point.value());
             }
         }
         MetricData::Gauge(gauge) => {
             let name = prometheus_name(metric.name(), unit, SeriesKind::Gauge);
             header(out, &name, metric.description(), "gauge");
             for point in gauge.data_points() {
-                sample(out, &name, "", point.attributes(), None, point.value());
+                sample(out, &name, "", &sorted(point.attributes()), None, point.value());
             }
         }
         MetricData::Histogram(histogram) => {
             let name = prometheus_name(metric.name(), unit, SeriesKind::Histogram);
             header(out, &name, metric.description(), "histogram");
             for point in histogram.data_points() {
+                let attributes = sorted(point.attributes());
                 let mut cumulative = 0u64;
                 let mut buf = String::new();
                 for (bound, count) in point.bounds().zip(point.bucket_counts()) {
                     cumulative += count;
                     buf.clear();
                     bound.write(&mut buf);
-                    sample(out, &name, "_bucket", point.attributes(), Some(&buf), cumulative);
+                    sample(out, &name, "_bucket", &attributes, Some(&buf), cumulative);
                 }
-                sample(out, &name, "_bucket", point.attributes(), Some("+Inf"), point.count());
-                sample(out, &name, "_sum", point.attributes(), None, point.sum());
-                sample(out, &name, "_count", point.attributes(), None, point.count());
+                sample(out, &name, "_bucket", &attributes, Some("+Inf"), point.count());
+                sample(out, &name, "_sum", &attributes, None, point.sum());
+                sample(out, &name, "_count", &attributes, None, point.count());
             }
         }
         MetricData::ExponentialHistogram(_) => {
@@ -91,11 +92,19 @@ fn header(out: &mut String, name: &str, description: &str, kind: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn sample<'a, T: Sample>(
+/// A data point's attributes sorted by key: the SDK hands them over in either order, and stable
+/// output is easier to read and to test. Sorted once per point, not once per line.
+fn sorted<'a>(attributes: impl Iterator<Item = &'a KeyValue>) -> Vec<&'a KeyValue> {
+    let mut attributes: Vec<&KeyValue> = attributes.collect();
+    attributes.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    attributes
+}
+
+fn sample<T: Sample>(
     out: &mut String,
     name: &str,
     suffix: &str,
-    attributes: impl Iterator<Item = &'a KeyValue>,
+    attributes: &[&KeyValue],
     le: Option<&str>,
     value: T,
 ) {
@@ -117,10 +126,6 @@ fn sample<'a, T: Sample>(
         }
         out.push('"');
     };
-    // Sorted by key: the SDK hands attributes over in either order, and stable output is
-    // easier to read and to test.
-    let mut attributes: Vec<&KeyValue> = attributes.collect();
-    attributes.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
     for kv in attributes {
         label(out, &sanitize_label_name(kv.key.as_str()), &kv.value.as_str());
     }

@@ -2,7 +2,12 @@
 
 use std::sync::Arc;
 
-use opentelemetry_sdk::metrics::{Instrument, InstrumentKind, PeriodicReader, SdkMeterProvider, Stream};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{
+    Instrument, InstrumentKind, PeriodicReader, SdkMeterProvider, Stream, Temporality,
+};
 
 use crate::config::{MetricsExporter, OtlpSignalConfig, TelemetryConfig};
 use crate::console::ConsoleMetricExporter;
@@ -30,23 +35,19 @@ pub(crate) fn build(
         .with_view(catalog_unit_view);
     let interval = config.metric_export_interval;
     let (provider, prometheus) = match config.metrics_exporter {
-        MetricsExporter::Otlp => {
-            let exporter = otlp_exporter(&config.otlp_metrics, transport)?;
+        MetricsExporter::Otlp | MetricsExporter::Console => {
+            let inner = match config.metrics_exporter {
+                MetricsExporter::Otlp => {
+                    MetricExporterKind::Otlp(otlp_exporter(&config.otlp_metrics, transport)?)
+                }
+                _ => MetricExporterKind::Console(ConsoleMetricExporter),
+            };
             let exporter = Reporting {
-                inner: exporter,
+                inner,
                 report: report.clone(),
                 overflow: Some(overflow.clone()),
                 span_queue: None,
             };
-            (
-                builder
-                    .with_reader(PeriodicReader::builder(exporter).with_interval(interval).build())
-                    .build(),
-                None,
-            )
-        }
-        MetricsExporter::Console => {
-            let exporter = ConsoleMetricExporter { report: report.clone(), overflow: overflow.clone() };
             (
                 builder
                     .with_reader(PeriodicReader::builder(exporter).with_interval(interval).build())
@@ -62,6 +63,44 @@ pub(crate) fn build(
         MetricsExporter::None => (builder.build(), None),
     };
     Ok(MetricsPipeline { provider, prometheus })
+}
+
+/// The push exporters, as one type so one reader chain serves both.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "one value per meter provider, never moved on a hot path")]
+enum MetricExporterKind {
+    Otlp(opentelemetry_otlp::MetricExporter),
+    Console(ConsoleMetricExporter),
+}
+
+impl PushMetricExporter for MetricExporterKind {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        match self {
+            Self::Otlp(exporter) => exporter.export(metrics).await,
+            Self::Console(exporter) => exporter.export(metrics).await,
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        match self {
+            Self::Otlp(exporter) => exporter.force_flush(),
+            Self::Console(exporter) => exporter.force_flush(),
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        match self {
+            Self::Otlp(exporter) => exporter.shutdown_with_timeout(timeout),
+            Self::Console(exporter) => exporter.shutdown_with_timeout(timeout),
+        }
+    }
+
+    fn temporality(&self) -> Temporality {
+        match self {
+            Self::Otlp(exporter) => exporter.temporality(),
+            Self::Console(exporter) => exporter.temporality(),
+        }
+    }
 }
 
 /// Sends catalog units in the form that keeps catalog names exact on every Prometheus-style

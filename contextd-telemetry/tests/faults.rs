@@ -12,13 +12,6 @@ use opentelemetry::trace::Tracer as _;
 
 const DEADLINE: Duration = Duration::from_secs(2);
 
-/// Resident set size of this process in bytes, from /proc.
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
-
 fn run_against(metrics_url: String, traces_url: String) {
     let telemetry = TelemetryConfig::from_lookup(|_| None)
         .unwrap()
@@ -33,7 +26,7 @@ fn run_against(metrics_url: String, traces_url: String) {
         .unwrap();
 
     // The service keeps working while exports fail in the background.
-    let rss_before = rss_bytes();
+    let rss_before = common::rss_bytes();
     let attrs = [KeyValue::new("operation", "create"), KeyValue::new("status", "success")];
     let tracer = opentelemetry::global::tracer("contextd");
     let started = Instant::now();
@@ -50,7 +43,7 @@ fn run_against(metrics_url: String, traces_url: String) {
         (telemetry.metrics_export_stats().failed > 0).then_some(())
     });
     assert_eq!(telemetry.metrics_export_stats().succeeded, 0);
-    let growth = rss_bytes().saturating_sub(rss_before);
+    let growth = common::rss_bytes().saturating_sub(rss_before);
     assert!(growth < 64 << 20, "resident memory grew by {growth} bytes while the backend was down");
 
     let flush_started = Instant::now();
@@ -243,7 +236,7 @@ fn two_threads_at_full_speed_for_30_s_keep_memory_flat_and_lose_nothing() {
             .collect();
         for _ in 0..6 {
             std::thread::sleep(Duration::from_secs(5));
-            rss.push(rss_bytes());
+            rss.push(common::rss_bytes());
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         workers.into_iter().map(|w| w.join().unwrap()).collect()

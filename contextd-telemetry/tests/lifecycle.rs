@@ -186,26 +186,12 @@ fn process_and_tokio_metrics_are_present_and_plausible() {
     telemetry.shutdown().unwrap();
 }
 
-fn rss_bytes() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    kib * 1024.0
-}
-
 #[test]
 fn an_unbounded_label_stays_within_the_cardinality_limit_and_is_named_once() {
     let _serial = serial();
     let telemetry = prometheus_config().init().unwrap();
     let address = telemetry.prometheus_address().unwrap();
-    let rss_before = rss_bytes();
+    let rss_before = common::rss_bytes() as f64;
     for i in 0..100_000 {
         let attrs = [
             KeyValue::new("operation", "get"),
@@ -214,7 +200,7 @@ fn an_unbounded_label_stays_within_the_cardinality_limit_and_is_named_once() {
         ];
         contextd_metrics::meters().database_operations.add(1, &attrs);
     }
-    let growth = rss_bytes() - rss_before;
+    let growth = common::rss_bytes() as f64 - rss_before;
     let (_, body) = get(address, "/metrics");
     let series: Vec<(&str, f64)> = body
         .lines()

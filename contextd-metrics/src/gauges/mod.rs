@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use contextd_metrics_catalog::{InstrumentSpec, ValueType, find};
+use contextd_metrics_catalog::{InstrumentSpec, ValueType, require};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Meter;
 
@@ -108,10 +108,6 @@ impl Default for GaugeSources {
     }
 }
 
-fn spec(name: &str) -> &'static InstrumentSpec {
-    find(name).unwrap_or_else(|| panic!("{name} is not in the catalog"))
-}
-
 fn point(labels: Vec<KeyValue>, value: f64) -> Point {
     Point { labels, value }
 }
@@ -147,7 +143,7 @@ impl GaugeSources {
     }
 
     fn add(mut self, name: &str, reader: Reader) -> Self {
-        self.sources.push(Source { spec: spec(name), reader });
+        self.sources.push(Source { spec: require(name), reader });
         self
     }
 
@@ -320,7 +316,7 @@ impl GaugeSources {
         }
         register_failures(meter, &running.snapshots);
         if let Some(tracker) = self.tracker {
-            let spec = spec("contextd_skill_success_rate");
+            let spec = require("contextd_skill_success_rate");
             register(meter, spec, move || {
                 tracker
                     .rates()

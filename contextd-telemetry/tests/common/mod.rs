@@ -229,3 +229,10 @@ pub fn attributes(kvs: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> V
         })
         .collect()
 }
+
+/// Resident set size of this process in bytes (`VmRSS` of /proc/self/status).
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
