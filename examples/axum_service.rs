@@ -9,6 +9,10 @@
 //! Configure export with the `OTEL_*` variables (e.g. `OTEL_METRICS_EXPORTER=prometheus`, then
 //! scrape 127.0.0.1:9464/metrics); with nothing set metrics go to the console.
 
+#[path = "support/report.rs"]
+mod report;
+use report::Report;
+
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -40,7 +44,7 @@ impl Checkpoints {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Report> {
     let mut config = TelemetryConfig::from_env()?.with_service_name("contextd-axum-example");
     if std::env::var_os("OTEL_METRICS_EXPORTER").is_none()
         && std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none()

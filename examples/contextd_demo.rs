@@ -13,6 +13,10 @@
 //! `examples/fixtures/`. Telemetry is configured by the usual `OTEL_*` variables (with nothing
 //! set, metrics go to the console).
 
+#[path = "support/report.rs"]
+mod report;
+use report::Report;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -457,13 +461,13 @@ fn main() -> ExitCode {
     match demo(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("contextd_demo: {error}");
+            eprintln!("contextd_demo: {error:?}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn demo(run: Run) -> Result<(), Box<dyn std::error::Error>> {
+fn demo(run: Run) -> Result<(), Report> {
     let mut config = TelemetryConfig::from_env()?
         .with_service_name("contextd-demo")
         .with_service_version(env!("CARGO_PKG_VERSION"));

@@ -5,6 +5,10 @@
 //! OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://127.0.0.1:8428/opentelemetry/v1/metrics cargo run --example plain_main
 //! ```
 
+#[path = "support/report.rs"]
+mod report;
+use report::Report;
+
 use contextd_metrics::instrument_op;
 use contextd_telemetry::{MetricsExporter, TelemetryConfig, TracesExporter};
 
@@ -16,7 +20,7 @@ fn search(skills: &[&str], query: &str) -> Result<usize, NotFound> {
     skills.iter().position(|s| s.contains(query)).ok_or(NotFound)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Report> {
     let mut config = TelemetryConfig::from_env()?.with_service_name("contextd-plain-main");
     if std::env::var_os("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_none()
         && std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none()

@@ -8,6 +8,10 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_METRICS_EXPORTER`) says otherwise. It ends with a
 //! table per operation — calls, errors, p50/p95 latency — and a bar of the p95.
 
+#[path = "support/report.rs"]
+mod report;
+use report::Report;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -56,7 +60,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index]
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Report> {
     let mut config = TelemetryConfig::from_env()?.with_service_name("contextd-quickstart");
     let configured = |name| std::env::var_os(name).is_some();
     if !configured("OTEL_EXPORTER_OTLP_ENDPOINT") && !configured("OTEL_METRICS_EXPORTER") {

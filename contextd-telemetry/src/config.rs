@@ -8,6 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::TelemetryError;
+use crate::masking;
 
 /// Where metrics go (`OTEL_METRICS_EXPORTER`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +115,7 @@ impl fmt::Debug for OtlpSignalConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
         f.debug_struct("OtlpSignalConfig")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &masking::masked_url(&self.endpoint))
             .field("protocol", &self.protocol)
             .field("headers", &format_args!("{header_names:?} (values redacted)"))
             .field("timeout", &self.timeout)
@@ -181,11 +182,21 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         expected: &str,
         parse: impl FnOnce(&str) -> Option<T>,
     ) -> Result<Option<T>, TelemetryError> {
+        self.parse_explained(variable, expected, |value| parse(value).ok_or(None))
+    }
+
+    /// As [`parse`](Self::parse), for parsers that can say what is wrong (`Err(Some(problem))`).
+    fn parse_explained<T>(
+        &self,
+        variable: &'static str,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Result<T, Option<String>>,
+    ) -> Result<Option<T>, TelemetryError> {
         match self.get(variable) {
             None => Ok(None),
             Some(value) => match parse(&value) {
-                Some(parsed) => Ok(Some(parsed)),
-                None => Err(invalid(variable, value, expected)),
+                Ok(parsed) => Ok(Some(parsed)),
+                Err(problem) => Err(invalid_because(variable, &value, problem, expected)),
             },
         }
     }
@@ -207,25 +218,56 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 }
 
-fn invalid(variable: &'static str, value: String, expected: &str) -> TelemetryError {
-    TelemetryError::InvalidEnv { variable, value, expected: expected.to_owned() }
+fn invalid(variable: &'static str, value: &str, expected: &str) -> TelemetryError {
+    invalid_because(variable, value, None, expected)
+}
+
+/// The error for a malformed variable; values that can carry credentials are masked here, so no
+/// error (nor its `Debug`) ever holds them.
+fn invalid_because(
+    variable: &'static str,
+    value: &str,
+    problem: Option<String>,
+    expected: &str,
+) -> TelemetryError {
+    TelemetryError::InvalidEnv {
+        variable,
+        value: masking::shown(variable, value),
+        problem,
+        expected: expected.to_owned(),
+    }
 }
 
 /// `key=value,key=value` with percent-encoded values, as in `OTEL_RESOURCE_ATTRIBUTES` and
-/// `OTEL_EXPORTER_OTLP_HEADERS` (W3C Baggage octet rules).
-fn parse_key_values(text: &str) -> Option<Vec<(String, String)>> {
+/// `OTEL_EXPORTER_OTLP_HEADERS` (W3C Baggage octet rules). The error says which pair is wrong
+/// and how, naming keys but never quoting a value.
+fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, String> {
     text.split(',')
         .map(str::trim)
         .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=')?;
+        .enumerate()
+        .map(|(index, pair)| {
+            let number = index + 1;
+            let (key, value) = pair.split_once('=').ok_or_else(|| format!("pair {number} has no `=`"))?;
             let key = key.trim();
             if key.is_empty() {
-                return None;
+                return Err(format!("pair {number} has no key before `=`"));
             }
-            Some((key.to_owned(), percent_decode(value.trim())?))
+            let value = percent_decode(value.trim()).ok_or_else(|| {
+                format!("the value of `{key}` has a malformed percent escape or is not UTF-8 once decoded")
+            })?;
+            Ok((key.to_owned(), value))
         })
         .collect()
+}
+
+/// Header pairs: [`parse_key_values`] whose keys are HTTP header names.
+fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
+    let headers = parse_key_values(text)?;
+    match headers.iter().find(|(name, _)| !is_header_name(name)) {
+        Some((name, _)) => Err(format!("`{name}` is not an HTTP header name")),
+        None => Ok(headers),
+    }
 }
 
 fn percent_decode(text: &str) -> Option<String> {
@@ -311,9 +353,40 @@ fn parse_compression(value: &str) -> Option<OtlpCompression> {
     }
 }
 
-fn is_http_url(url: &str) -> bool {
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
-    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+/// Checks the parts of an `http(s)://` URL that the exporter would otherwise reject with a
+/// message quoting the whole URL: scheme, host, IPv6 brackets and port.
+fn check_http_url(url: &str) -> Result<(), String> {
+    let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) else {
+        return Err("it does not start with http:// or https://".into());
+    };
+    if url.contains(char::is_whitespace) {
+        return Err("it contains whitespace".into());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host_port)| host_port);
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(ipv6) => {
+            let (host, after) = ipv6.split_once(']').ok_or("the IPv6 address has no closing `]`")?;
+            match after {
+                "" => (host, None),
+                _ => (host, Some(after.strip_prefix(':').ok_or("unexpected text after the IPv6 address")?)),
+            }
+        }
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Err("it has no host".into());
+    }
+    if host.contains(['[', ']', '@']) {
+        return Err("the host contains `[`, `]` or `@`".into());
+    }
+    if port.is_some_and(|port| port.parse::<u16>().is_err()) {
+        return Err("the port is not a number from 0 to 65535".into());
+    }
+    Ok(())
 }
 
 const URL: &str = "an http:// or https:// URL, e.g. http://localhost:4318";
@@ -326,26 +399,27 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 .parse("OTEL_EXPORTER_OTLP_PROTOCOL", PROTOCOLS, parse_protocol)?
                 .unwrap_or(OtlpProtocol::HttpProtobuf),
         };
-        let endpoint = match self.parse(signal.endpoint_var, URL, |v| is_http_url(v).then(|| v.to_owned()))? {
+        let url = |v: &str| check_http_url(v).map(|()| v.to_owned()).map_err(Some);
+        let endpoint = match self.parse_explained(signal.endpoint_var, URL, url)? {
             // A per-signal endpoint is used exactly as given.
             Some(url) => url,
             None => {
-                let base = self.parse("OTEL_EXPORTER_OTLP_ENDPOINT", URL, |v| {
-                    is_http_url(v).then(|| v.trim_end_matches('/').to_owned())
-                })?;
-                default_endpoint(base.as_deref(), protocol, signal)
+                let base = self.parse_explained("OTEL_EXPORTER_OTLP_ENDPOINT", URL, url)?;
+                default_endpoint(base.as_deref().map(|b| b.trim_end_matches('/')), protocol, signal)
             }
         };
         let header_rule = "comma-separated key=value pairs with percent-encoded values and valid \
                            HTTP header names, e.g. authorization=Bearer%20abc";
-        let parse_headers =
-            |v: &str| parse_key_values(v).filter(|kv| kv.iter().all(|(k, _)| is_header_name(k)));
-        let mut headers =
-            self.parse("OTEL_EXPORTER_OTLP_HEADERS", header_rule, parse_headers)?.unwrap_or_default();
-        for (name, value) in self.parse(signal.headers_var, header_rule, parse_headers)?.unwrap_or_default() {
-            headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
-            headers.push((name, value));
+        let headers = |v: &str| parse_headers(v).map_err(Some);
+        let mut headers_found =
+            self.parse_explained("OTEL_EXPORTER_OTLP_HEADERS", header_rule, headers)?.unwrap_or_default();
+        for (name, value) in
+            self.parse_explained(signal.headers_var, header_rule, headers)?.unwrap_or_default()
+        {
+            headers_found.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
+            headers_found.push((name, value));
         }
+        let headers = headers_found;
         let timeout = match self.positive_millis(signal.timeout_var)? {
             Some(t) => t,
             None => self.positive_millis("OTEL_EXPORTER_OTLP_TIMEOUT")?.unwrap_or(Duration::from_secs(10)),
@@ -399,7 +473,7 @@ impl TelemetryConfig {
         });
         if let Some((name, value)) = non_unicode.into_inner() {
             let variable = VARIABLES.iter().copied().find(|v| *v == name).unwrap_or("an OTEL_* variable");
-            return Err(invalid(variable, value, "valid UTF-8 text"));
+            return Err(invalid(variable, &value, "valid UTF-8 text"));
         }
         config
     }
@@ -424,10 +498,10 @@ impl TelemetryConfig {
         let env = Env(lookup);
         let disabled = env.parse("OTEL_SDK_DISABLED", "`true` or `false`", parse_bool)?.unwrap_or(false);
         let resource_attributes = env
-            .parse(
+            .parse_explained(
                 "OTEL_RESOURCE_ATTRIBUTES",
                 "comma-separated key=value pairs with percent-encoded values, e.g. team=agents,region=eu",
-                parse_key_values,
+                |v| parse_key_values(v).map_err(Some),
             )?
             .unwrap_or_default();
         let attribute =
@@ -489,7 +563,7 @@ impl TelemetryConfig {
         if batch.max_export_batch_size > batch.max_queue_size {
             return Err(invalid(
                 "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-                batch.max_export_batch_size.to_string(),
+                &batch.max_export_batch_size.to_string(),
                 &format!("at most OTEL_BSP_MAX_QUEUE_SIZE ({})", batch.max_queue_size),
             ));
         }
@@ -724,8 +798,8 @@ impl TelemetryConfig {
             ("with_otlp_metrics_endpoint", &self.otlp_metrics),
             ("with_otlp_traces_endpoint", &self.otlp_traces),
         ] {
-            if !is_http_url(&signal.endpoint) {
-                return bad(setting, signal.endpoint.clone(), URL);
+            if let Err(problem) = check_http_url(&signal.endpoint) {
+                return bad(setting, masking::masked_url(&signal.endpoint), &format!("{URL} ({problem})"));
             }
             if signal.timeout.is_zero() {
                 return bad("with_otlp_timeout", "0s".into(), "a duration greater than 0");
@@ -735,7 +809,7 @@ impl TelemetryConfig {
             {
                 return bad(
                     setting,
-                    signal.endpoint.clone(),
+                    masking::masked_url(&signal.endpoint),
                     "an http:// endpoint without a CA certificate for gRPC (TLS is supported with http/protobuf)",
                 );
             }
@@ -822,11 +896,21 @@ mod tests {
     fn key_values_decode_percent_escapes_and_reject_malformed_pairs() {
         assert_eq!(
             parse_key_values("a=1, b = x%20y ,"),
-            Some(vec![("a".into(), "1".into()), ("b".into(), "x y".into())])
+            Ok(vec![("a".into(), "1".into()), ("b".into(), "x y".into())])
         );
-        assert_eq!(parse_key_values("novalue"), None);
-        assert_eq!(parse_key_values("=v"), None);
-        assert_eq!(parse_key_values("a=%zz"), None);
-        assert_eq!(parse_key_values("a=%ff"), None, "not UTF-8");
+        assert_eq!(parse_key_values("novalue"), Err("pair 1 has no `=`".into()));
+        assert_eq!(parse_key_values("a=1,=v"), Err("pair 2 has no key before `=`".into()));
+        assert!(parse_key_values("a=%zz").unwrap_err().contains("`a` has a malformed percent escape"));
+        assert!(parse_key_values("a=%ff").is_err(), "not UTF-8");
+    }
+
+    #[test]
+    fn urls_are_checked_where_the_exporter_would_quote_them() {
+        assert_eq!(check_http_url("http://localhost:4318/v1/metrics"), Ok(()));
+        assert_eq!(check_http_url("https://u:p@[::1]:4318"), Ok(()));
+        assert!(check_http_url("http://user:pw@[::1").unwrap_err().contains("closing `]`"));
+        assert!(check_http_url("http://host:99999").unwrap_err().contains("port"));
+        assert!(check_http_url("http://").unwrap_err().contains("no host"));
+        assert!(check_http_url("localhost:4318").unwrap_err().contains("http://"));
     }
 }

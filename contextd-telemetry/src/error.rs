@@ -7,12 +7,16 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum TelemetryError {
     /// An environment variable holds a value that cannot be used.
-    #[error("{variable}={value:?} is not valid: expected {expected}")]
+    #[error("{variable}={value:?} is not valid: {}expected {expected}", problem_first(.problem))]
     InvalidEnv {
         /// The variable, e.g. `OTEL_METRIC_EXPORT_INTERVAL`.
         variable: &'static str,
-        /// The value found.
+        /// The value found, with anything that can be a credential masked as `***`: header
+        /// values, and the user-info, query values and fragment of URLs.
         value: String,
+        /// What is wrong with it, when the parser can say more than "not valid" (never quoting
+        /// a masked part).
+        problem: Option<String>,
         /// What would be valid.
         expected: String,
     },
@@ -21,7 +25,7 @@ pub enum TelemetryError {
     InvalidConfig {
         /// The setting, named after its builder method.
         setting: &'static str,
-        /// The value given.
+        /// The value given, with credentials masked as for [`InvalidEnv`](Self::InvalidEnv).
         value: String,
         /// What would be valid.
         expected: String,
@@ -58,6 +62,10 @@ pub enum TelemetryError {
     },
 }
 
+fn problem_first(problem: &Option<String>) -> String {
+    problem.as_ref().map(|p| format!("{p}; ")).unwrap_or_default()
+}
+
 /// What failed while flushing or shutting down; every part is attempted even when another fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("telemetry {operation} failed: {}", failures.join("; "))]
@@ -69,7 +77,7 @@ pub struct ShutdownError {
 }
 
 impl ShutdownError {
-    pub(crate) fn deadline(signal: &str, deadline: Duration) -> String {
-        format!("{signal}: deadline of {deadline:?} exceeded")
+    pub(crate) fn deadline(signal: &str, deadline: Duration, context: &str) -> String {
+        format!("{signal}: deadline of {deadline:?} exceeded{context}")
     }
 }

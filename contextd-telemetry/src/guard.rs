@@ -125,12 +125,17 @@ impl TelemetryGuard {
     pub fn force_flush(&self) -> Result<(), ShutdownError> {
         let Some(parts) = &self.parts else { return Ok(()) };
         let (meters, tracers) = (parts.meter_provider.clone(), parts.tracer_provider.clone());
+        let (metrics_report, traces_report) = (self.metrics_report.clone(), self.traces_report.clone());
         run_with_deadline(
             "force_flush",
             self.deadline,
             vec![
-                ("metrics", Box::new(move || meters.force_flush().map_err(|e| e.to_string()))),
-                ("traces", Box::new(move || tracers.force_flush().map_err(|e| e.to_string()))),
+                task("metrics", &self.metrics_report, move || {
+                    meters.force_flush().map_err(|e| metrics_report.explain(&e))
+                }),
+                task("traces", &self.traces_report, move || {
+                    tracers.force_flush().map_err(|e| traces_report.explain(&e))
+                }),
             ],
             Box::new(|| {}),
         )
@@ -151,21 +156,21 @@ impl TelemetryGuard {
             crate::unset_globals();
         }
         let Parts { meter_provider, tracer_provider, mut prometheus, transport, .. } = parts;
+        let (metrics_report, traces_report) = (self.metrics_report.clone(), self.traces_report.clone());
         let result = run_with_deadline(
             "shutdown",
             self.deadline,
             vec![
-                (
-                    "metrics",
-                    Box::new(move || {
-                        let result = meter_provider.shutdown().map_err(|e| e.to_string());
-                        if let Some(endpoint) = prometheus.as_mut() {
-                            endpoint.stop();
-                        }
-                        result
-                    }),
-                ),
-                ("traces", Box::new(move || tracer_provider.shutdown().map_err(|e| e.to_string()))),
+                task("metrics", &self.metrics_report, move || {
+                    let result = meter_provider.shutdown().map_err(|e| metrics_report.explain(&e));
+                    if let Some(endpoint) = prometheus.as_mut() {
+                        endpoint.stop();
+                    }
+                    result
+                }),
+                task("traces", &self.traces_report, move || {
+                    tracer_provider.shutdown().map_err(|e| traces_report.explain(&e))
+                }),
             ],
             // Dropped once both are done, on a helper thread: HTTP clients and runtimes must not
             // be dropped on the caller's async runtime threads, nor while an export uses them.
@@ -184,8 +189,17 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// One part of a flush or shutdown, named by its signal.
-type Task = (&'static str, Box<dyn FnOnce() -> Result<(), String> + Send>);
+/// One part of a flush or shutdown: its signal, what to add to a missed deadline (where the
+/// signal was exporting to), and the work.
+type Task = (&'static str, Arc<ExportReport>, Box<dyn FnOnce() -> Result<(), String> + Send>);
+
+fn task(
+    signal: &'static str,
+    report: &Arc<ExportReport>,
+    work: impl FnOnce() -> Result<(), String> + Send + 'static,
+) -> Task {
+    (signal, report.clone(), Box::new(work))
+}
 
 /// Runs each task on a helper thread and waits for them together until `deadline`; `after`
 /// runs once every task has finished, however late.
@@ -198,9 +212,9 @@ fn run_with_deadline(
     let until = Instant::now() + deadline;
     let (done, outcomes) = mpsc::channel();
     let mut failures = Vec::new();
-    let mut pending: Vec<&'static str> = Vec::new();
+    let mut pending: Vec<(&'static str, Arc<ExportReport>)> = Vec::new();
     let mut workers = Vec::new();
-    for (signal, task) in tasks {
+    for (signal, report, task) in tasks {
         let done = done.clone();
         let worker = std::thread::Builder::new()
             .name(format!("contextd-{operation}-{signal}"))
@@ -208,7 +222,7 @@ fn run_with_deadline(
         match worker {
             Ok(worker) => {
                 workers.push(worker);
-                pending.push(signal);
+                pending.push((signal, report));
             }
             Err(e) => failures.push(format!("{signal}: cannot start a helper thread: {e}")),
         }
@@ -227,13 +241,17 @@ fn run_with_deadline(
         let left = until.saturating_duration_since(Instant::now());
         match outcomes.recv_timeout(left) {
             Ok((signal, result)) => {
-                pending.retain(|s| *s != signal);
+                pending.retain(|(s, _)| *s != signal);
                 if let Err(e) = result {
                     failures.push(format!("{signal}: {e}"));
                 }
             }
             Err(_) => {
-                failures.extend(pending.drain(..).map(|signal| ShutdownError::deadline(signal, deadline)));
+                failures.extend(
+                    pending
+                        .drain(..)
+                        .map(|(signal, report)| ShutdownError::deadline(signal, deadline, &report.context())),
+                );
             }
         }
     }

@@ -34,6 +34,7 @@ mod exposition;
 mod guard;
 #[cfg(feature = "http")]
 pub mod http;
+mod masking;
 mod metrics;
 pub mod naming;
 mod overflow;
@@ -99,8 +100,16 @@ impl TelemetryConfig {
 
 fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     let transport = transport::Transport::default();
-    let metrics_report = Arc::new(report::ExportReport::new("metrics"));
-    let traces_report = Arc::new(report::ExportReport::new("traces"));
+    let otlp_destination =
+        |otlp: bool, signal: &config::OtlpSignalConfig| otlp.then(|| masking::masked_url(&signal.endpoint));
+    let metrics_report = Arc::new(report::ExportReport::new(
+        "metrics",
+        otlp_destination(config.metrics_exporter == MetricsExporter::Otlp, &config.otlp_metrics),
+    ));
+    let traces_report = Arc::new(report::ExportReport::new(
+        "traces",
+        otlp_destination(config.traces_exporter == TracesExporter::Otlp, &config.otlp_traces),
+    ));
     let overflow = Arc::new(overflow::OverflowWatch::default());
     let metrics = metrics::build(config, &transport, &metrics_report, &overflow)?;
     let span_queue = Arc::new(span_queue::SpanQueue::default());

@@ -38,7 +38,7 @@ pub(crate) fn build(
         MetricsExporter::Otlp | MetricsExporter::Console => {
             let inner = match config.metrics_exporter {
                 MetricsExporter::Otlp => {
-                    MetricExporterKind::Otlp(otlp_exporter(&config.otlp_metrics, transport)?)
+                    MetricExporterKind::Otlp(otlp_exporter(&config.otlp_metrics, transport, report)?)
                 }
                 _ => MetricExporterKind::Console(ConsoleMetricExporter),
             };
@@ -119,6 +119,7 @@ fn catalog_unit_view(instrument: &Instrument) -> Option<Stream> {
 fn otlp_exporter(
     signal: &OtlpSignalConfig,
     transport: &Transport,
+    report: &Arc<ExportReport>,
 ) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
-    crate::transport::otlp_exporter!(opentelemetry_otlp::MetricExporter, "metrics", signal, transport)
+    crate::transport::otlp_exporter!(opentelemetry_otlp::MetricExporter, "metrics", signal, transport, report)
 }

@@ -14,12 +14,17 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 /// The shortest time between two logged export errors of one signal.
 const LOG_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Export counts of one signal.
+/// Export counts of one signal, and what a person needs to read about its failures.
 #[derive(Debug, Default)]
 pub(crate) struct ExportReport {
     signal: &'static str,
+    /// Where exports go, credentials masked (`None` for the console and the pull endpoint).
+    destination: Option<String>,
     succeeded: AtomicU64,
     failed: AtomicU64,
+    /// Why the last request failed, in words (`connection refused`, `HTTP 503 …`): the OTLP
+    /// exporter itself only says "network error" or quotes a status code.
+    last_failure: Mutex<Option<String>>,
     /// When the last error was logged, and how many failures went unlogged since.
     log: Mutex<(Option<Instant>, u64)>,
 }
@@ -34,13 +39,46 @@ pub struct ExportStats {
 }
 
 impl ExportReport {
-    pub(crate) fn new(signal: &'static str) -> Self {
-        Self { signal, ..Self::default() }
+    pub(crate) fn new(signal: &'static str, destination: Option<String>) -> Self {
+        Self { signal, destination, ..Self::default() }
+    }
+
+    /// Remembers why a request failed (called by the HTTP client for every attempt).
+    pub(crate) fn note_failure(&self, cause: String) {
+        if let Ok(mut last) = self.last_failure.lock() {
+            *last = Some(cause);
+        }
+    }
+
+    /// `error` of an export, flush or shutdown, said with the destination and the cause of the
+    /// last failed request when they are known.
+    pub(crate) fn explain(&self, error: &dyn std::fmt::Display) -> String {
+        let cause = self.last_failure.lock().ok().and_then(|last| last.clone());
+        match (&self.destination, cause) {
+            (Some(destination), Some(cause)) => format!("export to {destination} failed: {cause}"),
+            (Some(destination), None) => format!("export to {destination} failed: {error}"),
+            (None, _) => format!("export failed: {error}"),
+        }
+    }
+
+    /// The destination and the last failure, for a missed deadline.
+    pub(crate) fn context(&self) -> String {
+        let cause = self.last_failure.lock().ok().and_then(|last| last.clone());
+        match (&self.destination, cause) {
+            (Some(destination), Some(cause)) => {
+                format!(" while exporting to {destination} (last failure: {cause})")
+            }
+            (Some(destination), None) => format!(" while exporting to {destination}"),
+            (None, _) => String::new(),
+        }
     }
 
     pub(crate) fn record(&self, result: &OTelSdkResult) {
         let Err(error) = result else {
             self.succeeded.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut last) = self.last_failure.lock() {
+                *last = None;
+            }
             return;
         };
         self.failed.fetch_add(1, Ordering::Relaxed);
@@ -55,8 +93,8 @@ impl ExportReport {
         } else {
             String::new()
         };
-        // The error text names the endpoint and the cause; header values never reach it.
-        eprintln!("contextd-telemetry: {} export failed{also}: {error}", self.signal);
+        // Destinations are masked and causes are the client's words; header values never reach it.
+        eprintln!("contextd-telemetry: {} {}{also}", self.signal, self.explain(error));
         *last = Some(Instant::now());
         *unlogged = 0;
     }

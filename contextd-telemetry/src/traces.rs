@@ -42,7 +42,7 @@ pub(crate) fn build(
             // caps the exporter's timeout instead, which bounds every export the same way.
             let mut signal = config.otlp_traces.clone();
             signal.timeout = signal.timeout.min(config.batch.export_timeout);
-            let exporter = SpanExporterKind::Otlp(otlp_exporter(&signal, transport)?);
+            let exporter = SpanExporterKind::Otlp(otlp_exporter(&signal, transport, report)?);
             builder.with_span_processor(bounded(reporting(exporter))).build()
         }
         TracesExporter::Console => builder
@@ -107,6 +107,7 @@ fn sampler(config: SamplerConfig) -> Sampler {
 fn otlp_exporter(
     signal: &OtlpSignalConfig,
     transport: &Transport,
+    report: &Arc<ExportReport>,
 ) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    crate::transport::otlp_exporter!(opentelemetry_otlp::SpanExporter, "traces", signal, transport)
+    crate::transport::otlp_exporter!(opentelemetry_otlp::SpanExporter, "traces", signal, transport, report)
 }

@@ -5,24 +5,36 @@
 //! would panic (blocking clients and runtimes refuse to be dropped inside async contexts).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+
+use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 
 use crate::config::{OtlpCompression, OtlpSignalConfig};
 use crate::error::TelemetryError;
+use crate::report::ExportReport;
 
 /// Applies one signal's OTLP/HTTP settings to an exporter builder (metrics and spans alike).
 pub(crate) fn configure_http<B: WithExportConfig + WithHttpConfig>(
     builder: B,
     signal: &OtlpSignalConfig,
     transport: &Transport,
+    report: &Arc<ExportReport>,
 ) -> Result<B, TelemetryError> {
+    let client = transport.http_client(signal.timeout, signal.ca_certificate.as_deref())?;
     let builder = builder
         .with_endpoint(&signal.endpoint)
         .with_timeout(signal.timeout)
         .with_headers(signal.headers.iter().cloned().collect::<HashMap<_, _>>())
-        .with_http_client(transport.http_client(signal.timeout, signal.ca_certificate.as_deref())?);
+        .with_http_client(ExplainingClient {
+            inner: client,
+            report: report.clone(),
+            endpoint: signal.endpoint.clone(),
+        });
     Ok(match signal.compression {
         OtlpCompression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
         OtlpCompression::None => builder,
@@ -45,6 +57,67 @@ pub(crate) fn configure_grpc<B: WithExportConfig + opentelemetry_otlp::WithTonic
         OtlpCompression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
         OtlpCompression::None => builder,
     })
+}
+
+/// The exporter's HTTP client: the blocking reqwest client, telling the signal's report why each
+/// failed request failed (the OTLP exporter itself reduces every network failure to "network
+/// error").
+#[derive(Debug)]
+pub(crate) struct ExplainingClient {
+    inner: reqwest::blocking::Client,
+    report: Arc<ExportReport>,
+    /// Masked out of causes that quote it.
+    endpoint: String,
+}
+
+// The trait is declared with `#[async_trait]`; this is that expansion, written out.
+impl HttpClient for ExplainingClient {
+    fn send_bytes<'client, 'future>(
+        &'client self,
+        request: Request<Bytes>,
+    ) -> Pin<Box<dyn Future<Output = Result<Response<Bytes>, HttpError>> + Send + 'future>>
+    where
+        'client: 'future,
+        Self: 'future,
+    {
+        Box::pin(async move {
+            let result = self.inner.send_bytes(request).await;
+            match &result {
+                Ok(response) if !response.status().is_success() => {
+                    let status = response.status();
+                    self.report.note_failure(format!("the endpoint answered HTTP {status}"));
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    let cause = cause(error.as_ref());
+                    self.report.note_failure(crate::masking::scrub_url(&cause, &self.endpoint));
+                }
+            }
+            result
+        })
+    }
+}
+
+/// A failed request in words: refused, timed out, or the innermost error's own text.
+fn cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = error;
+    let mut timed_out = false;
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(e) = e.downcast_ref::<reqwest::Error>() {
+            timed_out |= e.is_timeout();
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
+                std::io::ErrorKind::TimedOut => timed_out = true,
+                _ => {}
+            }
+        }
+        innermost = e;
+        current = e.source();
+    }
+    if timed_out { "timed out".into() } else { innermost.to_string() }
 }
 
 /// The shared transport resources of one telemetry instance.
@@ -149,17 +222,18 @@ pub(crate) fn grpc_unavailable(signal: &'static str) -> TelemetryError {
 /// Builds an OTLP exporter (`MetricExporter` or `SpanExporter`) for one signal over HTTP or
 /// gRPC. A macro because the two exporter builders share methods but no trait for `build`.
 macro_rules! otlp_exporter {
-    ($exporter:path, $name:literal, $signal:expr, $transport:expr) => {{
+    ($exporter:path, $name:literal, $signal:expr, $transport:expr, $report:expr) => {{
         let (signal, transport): (&$crate::config::OtlpSignalConfig, &$crate::transport::Transport) =
             ($signal, $transport);
+        // The exporter's messages quote the endpoint verbatim, credentials included.
         let failed = |e: opentelemetry_otlp::ExporterBuildError| $crate::error::TelemetryError::Exporter {
             signal: $name,
-            message: e.to_string(),
+            message: $crate::masking::scrub_url(&e.to_string(), &signal.endpoint),
         };
         let builder = <$exporter>::builder();
         match signal.protocol {
             $crate::config::OtlpProtocol::HttpProtobuf => {
-                $crate::transport::configure_http(builder.with_http(), signal, transport)?
+                $crate::transport::configure_http(builder.with_http(), signal, transport, $report)?
                     .build()
                     .map_err(failed)
             }

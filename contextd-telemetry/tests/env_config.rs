@@ -54,7 +54,17 @@ fn every_malformed_variable_is_an_error_naming_variable_value_and_what_is_valid(
     for (variable, value, valid) in MALFORMED {
         let error = parse(&[(variable, value)]).expect_err(variable);
         let message = error.to_string();
-        assert!(message.contains(&format!("{variable}={value:?}")), "{message}");
+        // Values that can carry credentials are shown masked (see tests of the examples crate).
+        let shown = if variable.ends_with("_HEADERS") {
+            value
+                .split(',')
+                .map(|pair| pair.split_once('=').map_or("***".into(), |(k, _)| format!("{k}=***")))
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            value.to_string()
+        };
+        assert!(message.contains(&format!("{variable}={shown:?}")), "{message}");
         assert!(message.contains(valid), "{variable}: {message}");
         assert!(matches!(error, TelemetryError::InvalidEnv { .. }));
     }

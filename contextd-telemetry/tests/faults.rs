@@ -12,10 +12,12 @@ use opentelemetry::trace::Tracer as _;
 
 const DEADLINE: Duration = Duration::from_secs(2);
 
-fn run_against(metrics_url: String, traces_url: String) {
+/// Runs against a broken backend; a failed flush must name the endpoint and say
+/// `cause` (refused, timed out, an HTTP status) in words.
+fn run_against(metrics_url: String, traces_url: String, cause: &str) {
     let telemetry = TelemetryConfig::from_lookup(|_| None)
         .unwrap()
-        .with_otlp_metrics_endpoint(metrics_url)
+        .with_otlp_metrics_endpoint(metrics_url.clone())
         .with_otlp_traces_endpoint(traces_url)
         .with_otlp_timeout(Duration::from_millis(500))
         .with_metric_export_interval(Duration::from_millis(200))
@@ -48,7 +50,9 @@ fn run_against(metrics_url: String, traces_url: String) {
 
     let flush_started = Instant::now();
     let flushed = telemetry.force_flush();
-    assert!(flushed.is_err(), "a flush to a broken backend reports failure");
+    let error = flushed.expect_err("a flush to a broken backend reports failure").to_string();
+    eprintln!("flush: {error}");
+    assert!(error.contains(&format!("metrics: export to {metrics_url} failed: {cause}")), "{error}");
     assert!(
         flush_started.elapsed() < DEADLINE + Duration::from_millis(500),
         "flush took {:?}",
@@ -65,7 +69,7 @@ fn run_against(metrics_url: String, traces_url: String) {
 #[test]
 fn endpoint_refusing_connections() {
     let _serial = serial();
-    run_against(refusing_url("/v1/metrics"), refusing_url("/v1/traces"));
+    run_against(refusing_url("/v1/metrics"), refusing_url("/v1/traces"), "connection refused");
 }
 
 #[test]
@@ -73,7 +77,7 @@ fn endpoint_that_accepts_and_never_answers() {
     let _serial = serial();
     let metrics = FaultyEndpoint::start(Fault::Stall);
     let traces = FaultyEndpoint::start(Fault::Stall);
-    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"));
+    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"), "timed out");
     assert!(*metrics.requests.lock().unwrap() > 0, "the exporter reached the stalled endpoint");
 }
 
@@ -82,7 +86,7 @@ fn endpoint_answering_500() {
     let _serial = serial();
     let metrics = FaultyEndpoint::start(Fault::Status500);
     let traces = FaultyEndpoint::start(Fault::Status500);
-    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"));
+    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"), "the endpoint answered HTTP 500");
     assert!(*metrics.requests.lock().unwrap() > 0);
 }
 
@@ -91,7 +95,7 @@ fn endpoint_answering_429_with_retry_after() {
     let _serial = serial();
     let metrics = FaultyEndpoint::start(Fault::Status429);
     let traces = FaultyEndpoint::start(Fault::Status429);
-    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"));
+    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"), "the endpoint answered HTTP 429");
     // Retries stay within the 500 ms export timeout: a handful of requests per export at most
     // (about 12 exports happen in the 2.5 s of the test).
     let requests = *metrics.requests.lock().unwrap();
@@ -105,7 +109,7 @@ fn endpoint_slower_than_the_export_timeout() {
     // Answers after 1 s; the run's exporter timeout is 500 ms, so every export times out.
     let metrics = FaultyEndpoint::start(Fault::Slow);
     let traces = FaultyEndpoint::start(Fault::Slow);
-    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"));
+    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"), "timed out");
 }
 
 #[test]
@@ -113,7 +117,7 @@ fn endpoint_answering_garbage() {
     let _serial = serial();
     let metrics = FaultyEndpoint::start(Fault::Garbage);
     let traces = FaultyEndpoint::start(Fault::Garbage);
-    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"));
+    run_against(metrics.url("/v1/metrics"), traces.url("/v1/traces"), "");
 }
 
 #[test]
@@ -141,6 +145,8 @@ fn shutdown_deadline_holds_when_export_hangs() {
         "shutdown took {took:?}"
     );
     assert!(error.to_string().contains("deadline of 800ms exceeded"), "{error}");
+    let destination = format!("while exporting to {}", stalled.url("/v1/metrics"));
+    assert!(error.to_string().contains(&destination), "{error}");
     // A new instance can start right away.
     let again = TelemetryConfig::from_lookup(|_| None)
         .unwrap()
