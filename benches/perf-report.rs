@@ -185,6 +185,28 @@ fn run(root: &Path) -> Result<(), String> {
     let _ =
         writeln!(out, "\n10 000 series take {linearity:.1}× the time of 1 000 (linear growth would be 10×).");
 
+    out.push_str("\n### Report parsing (what the testing gauges do every refresh)\n\n| report | 10 000 elements | 100 000 | 1 000 000 | growth per 10× input |\n|---|---:|---:|---:|---:|\n");
+    let mut worst_growth: f64 = 0.0;
+    let mut junit_100k = f64::NAN;
+    for format in ["junit", "cobertura"] {
+        let [small, medium, large] =
+            ["10000", "100000", "1000000"].map(|n| r.get("report parsing", &format!("{format}/{n}")));
+        let growth = (medium / small).max(large / medium);
+        worst_growth = worst_growth.max(growth);
+        if format == "junit" {
+            junit_100k = medium;
+        }
+        let _ = writeln!(
+            out,
+            "| {format} | {} | {} | {} | {:.1}× and {:.1}× |",
+            ns(small),
+            ns(medium),
+            ns(large),
+            medium / small,
+            large / medium
+        );
+    }
+
     out.push_str("\n### Start-up and shutdown\n\n| operation | time |\n|---|---:|\n");
     for name in ["init()", "shutdown(), live endpoint", "shutdown(), dead endpoint"] {
         let _ = writeln!(out, "| `{name}` | {} |", ns(r.get("lifecycle", name)));
@@ -214,6 +236,17 @@ fn run(root: &Path) -> Result<(), String> {
         let _ = writeln!(out, "| export of 10 000 series < 50 ms | {} | {} |", ns(*time), mark(*time < 50e6));
         let _ = writeln!(out, "| < 2 KiB of memory per series | {heap} B | {} |", mark(*heap < 2048));
     }
+    let _ = writeln!(
+        out,
+        "| report parsing grows ≤ 12× per 10× input | {worst_growth:.1}× at most | {} |",
+        mark(worst_growth <= 12.0)
+    );
+    let _ = writeln!(
+        out,
+        "| 100 000 JUnit test cases parsed well inside the gauge's 10 s timeout | {} | {} |",
+        ns(junit_100k),
+        mark(junit_100k < 1e9)
+    );
     out.push_str("| 0 allocations per warm call | checked by `contextd-metrics/tests/no_alloc.rs` | see `scripts/test` |\n");
 
     if !r.missing.is_empty() {

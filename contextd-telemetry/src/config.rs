@@ -155,6 +155,7 @@ pub struct TelemetryConfig {
     pub(crate) metric_export_interval: Duration,
     pub(crate) prometheus_host: String,
     pub(crate) prometheus_port: u16,
+    pub(crate) prometheus_server: bool,
     pub(crate) sampler: SamplerConfig,
     pub(crate) batch: BatchSpanConfig,
     pub(crate) shutdown_timeout: Duration,
@@ -588,6 +589,7 @@ impl TelemetryConfig {
                     v.parse().ok()
                 })?
                 .unwrap_or(9464),
+            prometheus_server: true,
             sampler,
             batch,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
@@ -692,6 +694,14 @@ impl TelemetryConfig {
     pub fn with_prometheus_address(mut self, host: impl Into<String>, port: u16) -> Self {
         self.prometheus_host = host.into();
         self.prometheus_port = port;
+        self
+    }
+
+    /// Whether the Prometheus exporter opens a port of its own (default yes). Without it, serve
+    /// scrapes from your own router with
+    /// [`TelemetryGuard::prometheus_handler`](crate::TelemetryGuard::prometheus_handler).
+    pub fn with_prometheus_server(mut self, listen: bool) -> Self {
+        self.prometheus_server = listen;
         self
     }
 

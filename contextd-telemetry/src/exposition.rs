@@ -1,6 +1,11 @@
 //! Collected metrics as Prometheus text exposition (format 0.0.4): what the console exporter
 //! prints and what the pull endpoint serves. Names follow [`crate::naming`], so they are the
 //! series names VictoriaMetrics stores.
+//!
+//! For scrapers the text also follows OpenTelemetry's Prometheus compatibility rules: the
+//! resource becomes one `target_info` sample, and every sample carries its instrumentation
+//! scope as `otel_scope_name` (and `otel_scope_version` when the scope has one). The console
+//! leaves both out, to stay readable.
 
 use std::fmt::{Display, Write as _};
 
@@ -9,14 +14,38 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, Re
 
 use crate::naming::{SeriesKind, prometheus_name, sanitize_label_name};
 
-/// Writes every metric of `metrics` to `out` in Prometheus text format.
+/// Writes every metric of `metrics` to `out` in Prometheus text format, for people to read.
 pub(crate) fn render(metrics: &ResourceMetrics, out: &mut String) {
-    for scope in metrics.scope_metrics() {
-        for metric in scope.metrics() {
+    render_scopes(metrics, false, out);
+}
+
+/// Writes `target_info` and every metric of `metrics`, with scope labels, for scrapers.
+pub(crate) fn render_for_pull(metrics: &ResourceMetrics, out: &mut String) {
+    let mut resource: Vec<KeyValue> =
+        metrics.resource().iter().map(|(key, value)| KeyValue::new(key.clone(), value.clone())).collect();
+    resource.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    if !resource.is_empty() {
+        header(out, "target_info", "Target metadata", "gauge");
+        sample(out, "target_info", "", &resource.iter().collect::<Vec<_>>(), &[], None, 1u64);
+    }
+    render_scopes(metrics, true, out);
+}
+
+fn render_scopes(metrics: &ResourceMetrics, scope_labels: bool, out: &mut String) {
+    for scope_metrics in metrics.scope_metrics() {
+        let scope = scope_metrics.scope();
+        let mut labels = Vec::new();
+        if scope_labels {
+            labels.push(("otel_scope_name", scope.name()));
+            if let Some(version) = scope.version().filter(|v| !v.is_empty()) {
+                labels.push(("otel_scope_version", version));
+            }
+        }
+        for metric in scope_metrics.metrics() {
             match metric.data() {
-                AggregatedMetrics::F64(data) => render_metric(metric, data, out),
-                AggregatedMetrics::U64(data) => render_metric(metric, data, out),
-                AggregatedMetrics::I64(data) => render_metric(metric, data, out),
+                AggregatedMetrics::F64(data) => render_metric(metric, data, &labels, out),
+                AggregatedMetrics::U64(data) => render_metric(metric, data, &labels, out),
+                AggregatedMetrics::I64(data) => render_metric(metric, data, &labels, out),
             }
         }
     }
@@ -42,7 +71,10 @@ impl Sample for f64 {
     }
 }
 
-fn render_metric<T: Sample>(metric: &Metric, data: &MetricData<T>, out: &mut String) {
+/// Labels added after a point's own attributes (the scope's).
+type Extra<'a> = [(&'static str, &'a str)];
+
+fn render_metric<T: Sample>(metric: &Metric, data: &MetricData<T>, extra: &Extra<'_>, out: &mut String) {
     let unit = metric.unit();
     match data {
         MetricData::Sum(sum) => {
@@ -50,14 +82,14 @@ fn render_metric<T: Sample>(metric: &Metric, data: &MetricData<T>, out: &mut Str
             let name = prometheus_name(metric.name(), unit, kind);
             header(out, &name, metric.description(), if sum.is_monotonic() { "counter" } else { "gauge" });
             for point in sum.data_points() {
-                sample(out, &name, "", &sorted(point.attributes()), None, point.value());
+                sample(out, &name, "", &sorted(point.attributes()), extra, None, point.value());
             }
         }
         MetricData::Gauge(gauge) => {
             let name = prometheus_name(metric.name(), unit, SeriesKind::Gauge);
             header(out, &name, metric.description(), "gauge");
             for point in gauge.data_points() {
-                sample(out, &name, "", &sorted(point.attributes()), None, point.value());
+                sample(out, &name, "", &sorted(point.attributes()), extra, None, point.value());
             }
         }
         MetricData::Histogram(histogram) => {
@@ -71,11 +103,11 @@ fn render_metric<T: Sample>(metric: &Metric, data: &MetricData<T>, out: &mut Str
                     cumulative += count;
                     buf.clear();
                     bound.write(&mut buf);
-                    sample(out, &name, "_bucket", &attributes, Some(&buf), cumulative);
+                    sample(out, &name, "_bucket", &attributes, extra, Some(&buf), cumulative);
                 }
-                sample(out, &name, "_bucket", &attributes, Some("+Inf"), point.count());
-                sample(out, &name, "_sum", &attributes, None, point.sum());
-                sample(out, &name, "_count", &attributes, None, point.count());
+                sample(out, &name, "_bucket", &attributes, extra, Some("+Inf"), point.count());
+                sample(out, &name, "_sum", &attributes, extra, None, point.sum());
+                sample(out, &name, "_count", &attributes, extra, None, point.count());
             }
         }
         MetricData::ExponentialHistogram(_) => {
@@ -105,6 +137,7 @@ fn sample<T: Sample>(
     name: &str,
     suffix: &str,
     attributes: &[&KeyValue],
+    extra: &Extra<'_>,
     le: Option<&str>,
     value: T,
 ) {
@@ -128,6 +161,9 @@ fn sample<T: Sample>(
     };
     for kv in attributes {
         label(out, &sanitize_label_name(kv.key.as_str()), &kv.value.as_str());
+    }
+    for (key, value) in extra {
+        label(out, key, value);
     }
     if let Some(le) = le {
         label(out, "le", le);

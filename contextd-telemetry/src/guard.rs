@@ -14,7 +14,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::error::{ShutdownError, TelemetryError};
-use crate::prometheus::PrometheusEndpoint;
+use crate::prometheus::{PrometheusEndpoint, PrometheusHandler};
 use crate::report::{ExportReport, ExportStats};
 use crate::transport::Transport;
 
@@ -43,6 +43,7 @@ pub(crate) struct Parts {
 pub struct TelemetryGuard {
     parts: Option<Parts>,
     prometheus_address: Option<SocketAddr>,
+    prometheus_handler: Option<PrometheusHandler>,
     deadline: Duration,
     metrics_report: Arc<ExportReport>,
     traces_report: Arc<ExportReport>,
@@ -64,7 +65,8 @@ impl std::fmt::Debug for TelemetryGuard {
 impl TelemetryGuard {
     pub(crate) fn running(parts: Parts, deadline: Duration) -> Self {
         Self {
-            prometheus_address: parts.prometheus.as_ref().map(PrometheusEndpoint::address),
+            prometheus_address: parts.prometheus.as_ref().and_then(PrometheusEndpoint::address),
+            prometheus_handler: parts.prometheus.as_ref().map(|endpoint| endpoint.handler.clone()),
             metrics_report: parts.metrics_report.clone(),
             traces_report: parts.traces_report.clone(),
             overflow: parts.overflow.clone(),
@@ -80,6 +82,7 @@ impl TelemetryGuard {
         Self {
             parts: None,
             prometheus_address: None,
+            prometheus_handler: None,
             deadline: Duration::ZERO,
             metrics_report: Arc::default(),
             traces_report: Arc::default(),
@@ -94,7 +97,13 @@ impl TelemetryGuard {
         self.prometheus_address
     }
 
-    /// Export outcomes of metrics since `init`.
+    /// What answers Prometheus scrapes, when that exporter is in use: mount it on your own
+    /// router (see [`PrometheusHandler`]).
+    pub fn prometheus_handler(&self) -> Option<PrometheusHandler> {
+        self.prometheus_handler.clone()
+    }
+
+    /// Export outcomes of metrics since `init` (each Prometheus scrape counts as one export).
     pub fn metrics_export_stats(&self) -> ExportStats {
         self.metrics_report.stats()
     }

@@ -7,7 +7,10 @@
 //! `<METHOD> <route>` that continues an incoming W3C `traceparent`.
 //!
 //! The duration ends when the response head is ready (not when a streamed body ends). A handler
-//! panic is caught: the request is answered 500 and recorded with `error.type="panic"`.
+//! panic is caught: the request is answered 500 and recorded with `error.type="panic"`. A
+//! request whose future is dropped before it answers (the client disconnected, a timeout layer
+//! gave up) leaves the active count and ends its span all the same, recorded with
+//! `error.type="cancelled"` and no status code.
 //!
 //! ```no_run
 //! # #[cfg(feature = "axum")] {
@@ -190,6 +193,10 @@ where
             .start_with_context(&tracer, &parent);
         let cx = parent.with_span(span);
 
+        // Ends the request's accounting exactly once: when the response is ready, or when the
+        // future is dropped first (the client went away, a timeout cancelled it).
+        let mut in_flight = InFlight { instruments, attributes: common, started, cx: Some(cx.clone()) };
+
         // A panic while creating the future is caught like one while polling it.
         let future = catch_unwind(AssertUnwindSafe(|| cx.clone().attach_then(|| self.inner.call(request))));
         Box::pin(
@@ -211,29 +218,53 @@ where
                         (500, Some("panic".to_owned()), Ok(response))
                     }
                 };
-                let mut attributes = common;
-                attributes.push(KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
-                let span = OtelContext::current();
-                let span = span.span();
-                span.set_attribute(KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
-                if let Some(error_type) = error_type {
-                    span.set_status(Status::error(error_type.clone()));
-                    attributes.push(KeyValue::new(attr::ERROR_TYPE, error_type));
-                }
-                span.end();
-                instruments.duration.record(started.elapsed().as_secs_f64(), &attributes);
-                let active: Vec<KeyValue> = attributes
-                    .iter()
-                    .filter(|kv| {
-                        kv.key.as_str() == attr::HTTP_REQUEST_METHOD || kv.key.as_str() == attr::URL_SCHEME
-                    })
-                    .cloned()
-                    .collect();
-                instruments.active.add(-1, &active);
+                in_flight.end(Some(status), error_type);
                 result
             }
             .with_context(cx),
         )
+    }
+}
+
+/// One request between its start and its end, whichever way it ends.
+struct InFlight {
+    instruments: Instruments,
+    /// Method, scheme, then server address and route.
+    attributes: Vec<KeyValue>,
+    started: Instant,
+    /// The server span's context until the request ends.
+    cx: Option<OtelContext>,
+}
+
+impl InFlight {
+    /// Records the duration, ends the span and leaves the active count. A request dropped
+    /// before its response has no status and `error.type="cancelled"`.
+    fn end(&mut self, status: Option<u16>, error_type: Option<String>) {
+        let Some(cx) = self.cx.take() else { return };
+        let mut attributes = std::mem::take(&mut self.attributes);
+        let active: Vec<KeyValue> = attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == attr::HTTP_REQUEST_METHOD || kv.key.as_str() == attr::URL_SCHEME)
+            .cloned()
+            .collect();
+        let span = cx.span();
+        if let Some(status) = status {
+            attributes.push(KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
+            span.set_attribute(KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status)));
+        }
+        if let Some(error_type) = error_type {
+            span.set_status(Status::error(error_type.clone()));
+            attributes.push(KeyValue::new(attr::ERROR_TYPE, error_type));
+        }
+        span.end();
+        self.instruments.duration.record(self.started.elapsed().as_secs_f64(), &attributes);
+        self.instruments.active.add(-1, &active);
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.end(None, Some("cancelled".to_owned()));
     }
 }
 

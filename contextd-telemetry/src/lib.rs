@@ -45,6 +45,7 @@ mod report;
 mod resource;
 #[cfg(feature = "runtime-metrics")]
 mod runtime;
+mod serve;
 mod span_queue;
 mod traces;
 mod transport;
@@ -59,6 +60,7 @@ pub use config::{
 };
 pub use error::{ShutdownError, TelemetryError};
 pub use guard::TelemetryGuard;
+pub use prometheus::PrometheusHandler;
 pub use report::ExportStats;
 
 /// The instrumentation scope of the spans this crate and `#[instrument_op]` create.

@@ -56,8 +56,13 @@ pub(crate) fn build(
             )
         }
         MetricsExporter::Prometheus => {
-            let (reader, endpoint) =
-                PrometheusEndpoint::start(&config.prometheus_host, config.prometheus_port, overflow.clone())?;
+            let (reader, endpoint) = PrometheusEndpoint::start(
+                &config.prometheus_host,
+                config.prometheus_port,
+                config.prometheus_server,
+                overflow.clone(),
+                report.clone(),
+            )?;
             (builder.with_reader(reader).build(), Some(endpoint))
         }
         MetricsExporter::None => (builder.build(), None),

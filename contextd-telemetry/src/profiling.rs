@@ -10,7 +10,10 @@
 //!
 //! Profiles reveal code and data, so the server listens on loopback unless
 //! [`ProfilingConfig::expose`] opts in to another address, which also requires a bearer token on
-//! every request. One profile runs at a time; a request during one gets 409, not a queue.
+//! every request (compared in constant time). One profile runs at a time; a request during one
+//! gets 409, not a queue. The server is the crate's one HTTP serving path, so slow or idle
+//! clients are cut off by their deadlines and never hold it; [`ProfilingHandler`] serves the same
+//! endpoints from a service's own router.
 //!
 //! ```no_run
 //! let profiling = contextd_telemetry::profiling::serve(contextd_telemetry::profiling::ProfilingConfig::loopback(6060))?;
@@ -18,14 +21,17 @@
 //! # Ok::<(), contextd_telemetry::profiling::ProfilingError>(())
 //! ```
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::StatusCode;
 use pprof::protos::Message as _;
+use subtle::ConstantTimeEq as _;
+
+use crate::serve::{HttpServer, Limits, response, text};
 
 /// Where and how the profiling server listens.
 #[derive(Clone, PartialEq, Eq)]
@@ -93,40 +99,86 @@ impl ProfilingConfig {
     }
 }
 
-/// The running server; dropping it stops accepting (a profile in progress finishes).
+/// The running server; dropping it closes the port (a profile in progress is abandoned).
 #[derive(Debug)]
 pub struct ProfilingServer {
-    address: SocketAddr,
-    stopping: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl ProfilingServer {
     /// The address it listens on.
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.server.address()
     }
 }
 
-impl Drop for ProfilingServer {
-    fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.address, Duration::from_secs(1));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+/// Answers the profiling endpoints; [`serve`] runs one on its own port, and a service can mount
+/// one on its own router instead.
+///
+/// [`respond`](Self::respond) blocks for as long as the profile asked for: call it from a
+/// blocking thread (`tokio::task::spawn_blocking`), never on an async worker.
+#[derive(Debug)]
+pub struct ProfilingHandler {
+    config: ProfilingConfig,
+    /// Set while a profile runs: one at a time, others get 409.
+    profiling: AtomicBool,
+}
+
+impl ProfilingHandler {
+    /// A handler with `config`'s token and maximum duration (its address is not used).
+    pub fn new(config: ProfilingConfig) -> Self {
+        Self { config, profiling: AtomicBool::new(false) }
+    }
+
+    /// The answer to one request: its method, path, query and `Authorization` header.
+    pub fn respond(&self, request: &http::request::Parts) -> http::Response<Bytes> {
+        if let Some(token) = &self.config.token {
+            let presented = request
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
+                .unwrap_or_default();
+            if !bool::from(presented.ct_eq(token.as_bytes())) {
+                return text(StatusCode::UNAUTHORIZED, "a bearer token is required\n");
+            }
+        }
+        if request.method != http::Method::GET {
+            return text(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported\n");
+        }
+        let path = request.uri.path();
+        match path {
+            "/debug/pprof/profile" | "/debug/pprof/flamegraph" => {
+                let seconds = match seconds(request.uri.query().unwrap_or(""), self.config.max_seconds) {
+                    Ok(seconds) => seconds,
+                    Err(message) => return text(StatusCode::BAD_REQUEST, message),
+                };
+                if self.profiling.swap(true, Ordering::SeqCst) {
+                    return text(StatusCode::CONFLICT, "a profile is already running; retry when it ends\n");
+                }
+                let result = profile(seconds, path.ends_with("flamegraph"));
+                self.profiling.store(false, Ordering::SeqCst);
+                match result {
+                    Ok((content_type, body)) => response(StatusCode::OK, content_type, body.into()),
+                    Err(message) => text(StatusCode::INTERNAL_SERVER_ERROR, message),
+                }
+            }
+            "/debug/pprof/heap" => text(
+                StatusCode::NOT_IMPLEMENTED,
+                "heap profiles need jemalloc built with profiling (e.g. tikv-jemallocator + jemalloc_pprof); this build uses the system allocator\n",
+            ),
+            _ => text(
+                StatusCode::NOT_FOUND,
+                "endpoints: /debug/pprof/profile?seconds=N, /debug/pprof/flamegraph?seconds=N, /debug/pprof/heap\n",
+            ),
         }
     }
 }
 
-/// Shared state of the server's connections.
-struct State {
-    config: ProfilingConfig,
-    profiling: AtomicBool,
-    connections: AtomicUsize,
+impl crate::serve::Handler for ProfilingHandler {
+    fn handle(&self, request: &http::request::Parts) -> http::Response<Bytes> {
+        self.respond(request)
+    }
 }
-
-/// Connections served at once; more are answered 503 at once.
-const MAX_CONNECTIONS: usize = 8;
 
 /// Starts the profiling server.
 ///
@@ -140,110 +192,18 @@ pub fn serve(config: ProfilingConfig) -> Result<ProfilingServer, ProfilingError>
         Some(token) if token.len() < 16 => return Err(ProfilingError::WeakToken(token.len())),
         _ => {}
     }
-    let listener = TcpListener::bind(config.address)
-        .map_err(|source| ProfilingError::Bind { address: config.address, source })?;
-    let address =
-        listener.local_addr().map_err(|source| ProfilingError::Bind { address: config.address, source })?;
-    let stopping = Arc::new(AtomicBool::new(false));
-    let state =
-        Arc::new(State { config, profiling: AtomicBool::new(false), connections: AtomicUsize::new(0) });
-    let stop = stopping.clone();
-    let thread = std::thread::Builder::new()
-        .name("contextd-profiling".into())
-        .spawn(move || {
-            for stream in listener.incoming() {
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(mut stream) = stream else { continue };
-                if state.connections.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-                    state.connections.fetch_sub(1, Ordering::SeqCst);
-                    let _ = respond(
-                        &mut stream,
-                        "503 Service Unavailable",
-                        "text/plain",
-                        b"too many connections\n",
-                    );
-                    continue;
-                }
-                let state = state.clone();
-                let spawned =
-                    std::thread::Builder::new().name("contextd-profiling-request".into()).spawn(move || {
-                        let _ = handle(&mut stream, &state);
-                        state.connections.fetch_sub(1, Ordering::SeqCst);
-                    });
-                drop(spawned);
-            }
-        })
-        .map_err(|source| ProfilingError::Bind { address, source })?;
-    Ok(ProfilingServer { address, stopping, thread: Some(thread) })
-}
-
-fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) -> std::io::Result<()> {
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    stream.write_all(body)?;
-    stream.flush()
-}
-
-fn handle(stream: &mut TcpStream, state: &State) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut authorization = None;
-    let mut line = String::new();
-    while reader.read_line(&mut line)? > 2 {
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("authorization")
-        {
-            authorization = Some(value.trim().to_owned());
-        }
-        line.clear();
-    }
-    if let Some(token) = &state.config.token
-        && authorization.as_deref() != Some(format!("Bearer {token}").as_str())
-    {
-        return respond(stream, "401 Unauthorized", "text/plain", b"a bearer token is required\n");
-    }
-    let mut parts = request_line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if method != "GET" {
-        return respond(stream, "405 Method Not Allowed", "text/plain", b"only GET is supported\n");
-    }
-    match path {
-        "/debug/pprof/profile" | "/debug/pprof/flamegraph" => {
-            let seconds = match seconds(query, state.config.max_seconds) {
-                Ok(seconds) => seconds,
-                Err(message) => return respond(stream, "400 Bad Request", "text/plain", message.as_bytes()),
-            };
-            if state.profiling.swap(true, Ordering::SeqCst) {
-                return respond(stream, "409 Conflict", "text/plain", b"a profile is already running; retry when it ends\n");
-            }
-            let result = profile(seconds, path.ends_with("flamegraph"));
-            state.profiling.store(false, Ordering::SeqCst);
-            match result {
-                Ok((content_type, body)) => respond(stream, "200 OK", content_type, &body),
-                Err(message) => respond(stream, "500 Internal Server Error", "text/plain", message.as_bytes()),
-            }
-        }
-        "/debug/pprof/heap" => respond(
-            stream,
-            "501 Not Implemented",
-            "text/plain",
-            b"heap profiles need jemalloc built with profiling (e.g. tikv-jemallocator + jemalloc_pprof); this build uses the system allocator\n",
-        ),
-        _ => respond(
-            stream,
-            "404 Not Found",
-            "text/plain",
-            b"endpoints: /debug/pprof/profile?seconds=N, /debug/pprof/flamegraph?seconds=N, /debug/pprof/heap\n",
-        ),
-    }
+    let address = config.address;
+    let listener = TcpListener::bind(address).map_err(|source| ProfilingError::Bind { address, source })?;
+    // A request may sample for up to `max_seconds`; the exchange deadline leaves room for it.
+    let limits = Limits {
+        connections: 32,
+        request_head: Duration::from_secs(5),
+        exchange: Duration::from_secs(config.max_seconds + 30),
+    };
+    let server =
+        HttpServer::start(listener, "contextd-profiling", Arc::new(ProfilingHandler::new(config)), limits)
+            .map_err(|source| ProfilingError::Bind { address, source })?;
+    Ok(ProfilingServer { server })
 }
 
 /// The `seconds` parameter: 1..=max, default min(30, max).

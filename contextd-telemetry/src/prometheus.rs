@@ -1,26 +1,31 @@
 //! The Prometheus pull endpoint: `GET /metrics` collects on demand and answers in text format,
 //! so VictoriaMetrics or Prometheus can scrape a service with no collector at all.
 //!
-//! One plain thread serves one connection at a time with short socket timeouts: a scrape is
-//! small and rare, and a stuck client can hold the endpoint for at most those timeouts.
+//! The endpoint is a [`PrometheusHandler`] served on its own port by the crate's one HTTP
+//! serving path (`serve.rs`), or mounted on the service's own router instead
+//! ([`TelemetryConfig::with_prometheus_server`](crate::TelemetryConfig::with_prometheus_server)).
+//! Every scrape counts as one metrics export in `contextd_telemetry_exports_total`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Weak};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use bytes::Bytes;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
 
 use crate::error::TelemetryError;
+use crate::overflow::OverflowWatch;
+use crate::report::ExportReport;
+use crate::serve::{HttpServer, Limits};
 
-const SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
+/// Scrapes are small; these bounds only stop clients that never finish a request.
+const LIMITS: Limits =
+    Limits { connections: 64, request_head: Duration::from_secs(5), exchange: Duration::from_secs(30) };
 
-/// A [`ManualReader`] shared between the meter provider and the endpoint thread.
+/// A [`ManualReader`] shared between the meter provider and the handler.
 #[derive(Debug, Clone)]
 pub(crate) struct SharedReader(Arc<ManualReader>);
 
@@ -42,109 +47,119 @@ impl MetricReader for SharedReader {
     }
 }
 
-/// The running endpoint; stopped by [`PrometheusEndpoint::stop`].
+/// Answers Prometheus scrapes: collects every instrument now and renders the text exposition
+/// (format 0.0.4) with `target_info` for the resource and `otel_scope_name` on every sample.
+///
+/// Get it from [`TelemetryGuard::prometheus_handler`](crate::TelemetryGuard::prometheus_handler)
+/// to serve scrapes from a router you already run:
+///
+/// ```no_run
+/// # #[cfg(feature = "axum")] {
+/// use axum::{Router, routing::get};
+/// use contextd_telemetry::{MetricsExporter, TelemetryConfig};
+///
+/// let telemetry = TelemetryConfig::from_env()?
+///     .with_metrics_exporter(MetricsExporter::Prometheus)
+///     .with_prometheus_server(false) // no port of its own
+///     .init()?;
+/// let scrape = telemetry.prometheus_handler().expect("the Prometheus exporter is configured");
+/// let app: Router = Router::new().route("/metrics", get(move || async move { scrape.respond() }));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PrometheusHandler {
+    reader: SharedReader,
+    overflow: Arc<OverflowWatch>,
+    report: Arc<ExportReport>,
+}
+
+impl PrometheusHandler {
+    /// Collects now and renders the exposition text.
+    ///
+    /// Collection runs the gauges' callbacks, which only copy snapshots, so it is quick enough
+    /// for an async handler.
+    ///
+    /// # Errors
+    /// When the meter provider cannot collect (e.g. it has been shut down).
+    pub fn render(&self) -> Result<String, String> {
+        let mut metrics = ResourceMetrics::default();
+        let collected = self.reader.collect(&mut metrics);
+        self.report.record(&collected);
+        collected.map_err(|e| format!("collecting metrics failed: {e}"))?;
+        self.overflow.check(&metrics);
+        let mut text = String::new();
+        crate::exposition::render_for_pull(&metrics, &mut text);
+        Ok(text)
+    }
+
+    /// The HTTP answer to a scrape: 200 with the exposition, or 500 saying why not.
+    pub fn respond(&self) -> http::Response<String> {
+        let (status, body) = match self.render() {
+            Ok(text) => (http::StatusCode::OK, text),
+            Err(message) => (http::StatusCode::INTERNAL_SERVER_ERROR, message + "\n"),
+        };
+        let mut response = http::Response::new(body);
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        response
+    }
+}
+
+impl crate::serve::Handler for PrometheusHandler {
+    fn handle(&self, request: &http::request::Parts) -> http::Response<Bytes> {
+        use http::StatusCode;
+        match (&request.method, request.uri.path()) {
+            (&http::Method::GET, "/metrics") => self.respond().map(Bytes::from),
+            (&http::Method::GET, _) => {
+                crate::serve::text(StatusCode::NOT_FOUND, "only /metrics is served here\n")
+            }
+            _ => crate::serve::text(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported\n"),
+        }
+    }
+}
+
+/// The pull reader's handler, and the server that serves it on its own port (if any).
 #[derive(Debug)]
 pub(crate) struct PrometheusEndpoint {
-    address: SocketAddr,
-    stopping: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    pub(crate) handler: PrometheusHandler,
+    server: Option<HttpServer>,
 }
 
 impl PrometheusEndpoint {
-    /// Binds `host:port` and returns the reader to register plus the serving endpoint.
+    /// The reader to register, and the endpoint serving it on `host:port` (no port when `listen`
+    /// is false).
     pub(crate) fn start(
         host: &str,
         port: u16,
-        overflow: Arc<crate::overflow::OverflowWatch>,
+        listen: bool,
+        overflow: Arc<OverflowWatch>,
+        report: Arc<ExportReport>,
     ) -> Result<(SharedReader, Self), TelemetryError> {
-        let address = format!("{host}:{port}");
-        let listener = TcpListener::bind(&address)
-            .map_err(|source| TelemetryError::PrometheusBind { address: address.clone(), source })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| TelemetryError::PrometheusBind { address: address.clone(), source })?;
         let reader = SharedReader(Arc::new(ManualReader::builder().build()));
-        let stopping = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::Builder::new()
-            .name("contextd-prometheus".into())
-            .spawn({
-                let (reader, stopping) = (reader.clone(), stopping.clone());
-                move || serve(&listener, &reader, &stopping, &overflow)
-            })
-            .map_err(|source| TelemetryError::Runtime { what: "the Prometheus endpoint thread", source })?;
-        Ok((reader, Self { address, stopping, thread: Some(thread) }))
+        let handler = PrometheusHandler { reader: reader.clone(), overflow, report };
+        if !listen {
+            return Ok((reader, Self { handler, server: None }));
+        }
+        let address = format!("{host}:{port}");
+        let bind_error = |source| TelemetryError::PrometheusBind { address: address.clone(), source };
+        let listener = TcpListener::bind(&address).map_err(bind_error)?;
+        let server = HttpServer::start(listener, "contextd-prometheus", Arc::new(handler.clone()), LIMITS)
+            .map_err(|source| TelemetryError::Runtime { what: "the Prometheus endpoint", source })?;
+        Ok((reader, Self { handler, server: Some(server) }))
     }
 
-    pub(crate) fn address(&self) -> SocketAddr {
-        self.address
+    pub(crate) fn address(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(HttpServer::address)
     }
 
-    /// Stops accepting and joins the thread (it finishes the scrape it is serving, if any).
+    /// Closes the port, if it has one.
     pub(crate) fn stop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        // Wake the blocking accept with a connection of our own.
-        let _ = TcpStream::connect_timeout(&self.address, SOCKET_TIMEOUT);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some(server) = self.server.as_mut() {
+            server.stop();
         }
     }
-}
-
-fn serve(
-    listener: &TcpListener,
-    reader: &SharedReader,
-    stopping: &AtomicBool,
-    overflow: &crate::overflow::OverflowWatch,
-) {
-    for stream in listener.incoming() {
-        if stopping.load(Ordering::SeqCst) {
-            return;
-        }
-        if let Ok(stream) = stream {
-            let _ = answer(stream, reader, overflow);
-        }
-    }
-}
-
-fn answer(
-    mut stream: TcpStream,
-    reader: &SharedReader,
-    overflow: &crate::overflow::OverflowWatch,
-) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(SOCKET_TIMEOUT))?;
-    stream.set_write_timeout(Some(SOCKET_TIMEOUT))?;
-    let mut request_line = String::new();
-    let mut lines = BufReader::new(stream.try_clone()?);
-    lines.read_line(&mut request_line)?;
-    // Drain the headers so the client sees a clean response.
-    let mut header = String::new();
-    while lines.read_line(&mut header)? > 2 {
-        header.clear();
-    }
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = path.split('?').next().unwrap_or("");
-    let (status, body) = match (method, path) {
-        ("GET", "/metrics") => {
-            let mut metrics = ResourceMetrics::default();
-            match reader.collect(&mut metrics) {
-                Ok(()) => {
-                    overflow.check(&metrics);
-                    let mut text = String::new();
-                    crate::exposition::render(&metrics, &mut text);
-                    ("200 OK", text)
-                }
-                Err(e) => ("500 Internal Server Error", format!("collecting metrics failed: {e}\n")),
-            }
-        }
-        ("GET", _) => ("404 Not Found", "only /metrics is served here\n".to_owned()),
-        _ => ("405 Method Not Allowed", "only GET is supported\n".to_owned()),
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    stream.flush()
 }

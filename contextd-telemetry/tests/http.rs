@@ -81,7 +81,10 @@ fn requests_are_recorded_by_method_route_and_status_and_spans_continue_the_calle
     let series =
         scrape(telemetry.prometheus_address().unwrap(), "http_server_request_duration_seconds_count");
     let count = |labels: &str| {
-        series.get(&format!("http_server_request_duration_seconds_count{{{labels}}}")).copied()
+        // Scrapes carry the instrumentation scope after the point's own attributes.
+        let key =
+            format!("http_server_request_duration_seconds_count{{{labels},otel_scope_name=\"contextd\"}}");
+        series.get(&key).copied()
     };
     assert_eq!(
         count(

@@ -45,7 +45,7 @@ fn meters_record_nothing_before_init_and_everything_after() {
     let (status, body) = get(address, "/metrics");
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert!(
-        body.contains("contextd_checkpoint_operations_total{operation=\"create\",status=\"success\"} 1\n"),
+        body.contains("contextd_checkpoint_operations_total{operation=\"create\",status=\"success\",otel_scope_name=\"contextd\"} 1\n"),
         "{body}"
     );
     assert!(body.contains("# TYPE contextd_checkpoint_operations_total counter"), "{body}");
@@ -66,7 +66,10 @@ fn second_init_while_running_is_a_clear_error_and_init_after_shutdown_works() {
     let second = prometheus_config().init().expect("init after shutdown");
     record_create(2);
     let (_, body) = get(second.prometheus_address().unwrap(), "/metrics");
-    assert!(body.contains("status=\"success\"} 2\n"), "records go to the new pipeline: {body}");
+    assert!(
+        body.contains("status=\"success\",otel_scope_name=\"contextd\"} 2\n"),
+        "records go to the new pipeline: {body}"
+    );
     drop(second); // drop shuts down too
     prometheus_config().init().expect("init after drop").shutdown().unwrap();
 }
@@ -115,7 +118,7 @@ fn works_inside_a_multi_thread_runtime() {
         let telemetry = prometheus_config().init().unwrap();
         tokio::spawn(async { record_create(3) }).await.unwrap();
         let (_, body) = get(telemetry.prometheus_address().unwrap(), "/metrics");
-        assert!(body.contains("status=\"success\"} 3\n"), "{body}");
+        assert!(body.contains("status=\"success\",otel_scope_name=\"contextd\"} 3\n"), "{body}");
         telemetry.shutdown().unwrap();
     });
 }
@@ -166,8 +169,14 @@ fn process_and_tokio_metrics_are_present_and_plausible() {
     assert!(sample(&before, "process_memory_virtual_bytes").unwrap() >= rss_before);
     assert!(sample(&before, "process_thread_count").unwrap() >= 2.0);
     assert!(sample(&before, "process_unix_file_descriptor_count").unwrap() >= 3.0);
-    assert!(before.contains("process_cpu_time_seconds_total{cpu_mode=\"user\"}"), "{before}");
-    assert!(before.contains("process_cpu_utilization_ratio{cpu_mode=\"system\"}"), "{before}");
+    assert!(
+        before.contains("process_cpu_time_seconds_total{cpu_mode=\"user\",otel_scope_name=\"contextd\"}"),
+        "{before}"
+    );
+    assert!(
+        before.contains("process_cpu_utilization_ratio{cpu_mode=\"system\",otel_scope_name=\"contextd\"}"),
+        "{before}"
+    );
     assert_eq!(sample(&before, "tokio_runtime_workers"), Some(2.0));
     assert!(sample(&before, "tokio_runtime_alive_tasks").is_some());
     assert!(sample(&before, "tokio_runtime_global_queue_depth").is_some());
@@ -242,9 +251,9 @@ fn nan_infinite_and_negative_values_are_refused_and_counted() {
     meters.embedding_cost.add(-0.5, &model);
     meters.embedding_cost.bind(&model).add(f64::NAN);
     let (_, body) = get(telemetry.prometheus_address().unwrap(), "/metrics");
-    assert!(body.contains("contextd_checkpoint_duration_seconds_count{operation=\"create\"} 1\n"), "{body}");
-    assert!(body.contains("contextd_checkpoint_duration_seconds_sum{operation=\"create\"} 0.25\n"), "{body}");
-    assert!(body.contains("contextd_embedding_cost_total{model=\"text-embedding-3-small\"} 0.5\n"), "{body}");
+    assert!(body.contains("contextd_checkpoint_duration_seconds_count{operation=\"create\",otel_scope_name=\"contextd\"} 1\n"), "{body}");
+    assert!(body.contains("contextd_checkpoint_duration_seconds_sum{operation=\"create\",otel_scope_name=\"contextd\"} 0.25\n"), "{body}");
+    assert!(body.contains("contextd_embedding_cost_total{model=\"text-embedding-3-small\",otel_scope_name=\"contextd\"} 0.5\n"), "{body}");
     for (instrument, reason) in [
         ("contextd_checkpoint_duration_seconds", "nan"),
         ("contextd_checkpoint_duration_seconds", "infinite"),
@@ -253,7 +262,7 @@ fn nan_infinite_and_negative_values_are_refused_and_counted() {
         ("contextd_embedding_cost_total", "nan"),
     ] {
         let line = format!(
-            "contextd_telemetry_invalid_measurements_total{{instrument=\"{instrument}\",reason=\"{reason}\"}}"
+            "contextd_telemetry_invalid_measurements_total{{instrument=\"{instrument}\",reason=\"{reason}\",otel_scope_name=\"contextd\"}}"
         );
         assert!(body.lines().any(|l| l.starts_with(&line)), "{line} missing:\n{body}");
     }
@@ -269,12 +278,34 @@ fn empty_and_awkward_label_values_are_kept_and_escaped() {
         contextd_metrics::meters().embedding_tokens.add(3, &[KeyValue::new("model", model)]);
     }
     let (_, body) = get(telemetry.prometheus_address().unwrap(), "/metrics");
-    assert!(body.contains("contextd_embedding_tokens_total{model=\"\"} 3\n"), "{body}");
-    let escaped = "contextd_embedding_tokens_total{model=\"quote\\\" newline\\n backslash\\\\ tab\t é\"} 3\n";
+    assert!(
+        body.contains("contextd_embedding_tokens_total{model=\"\",otel_scope_name=\"contextd\"} 3\n"),
+        "{body}"
+    );
+    let escaped = "contextd_embedding_tokens_total{model=\"quote\\\" newline\\n backslash\\\\ tab\t é\",otel_scope_name=\"contextd\"} 3\n";
     assert!(body.contains(escaped), "{body}");
     assert!(
         body.lines().all(|l| !l.starts_with(" backslash")),
         "a newline in a value must not break the line"
     );
     telemetry.shutdown().unwrap();
+}
+
+#[test]
+fn the_pull_handler_mounts_on_a_services_own_router_without_a_port_of_its_own() {
+    let _serial = serial();
+    let telemetry = prometheus_config().with_prometheus_server(false).init().unwrap();
+    assert_eq!(telemetry.prometheus_address(), None, "no port opened");
+    let handler = telemetry.prometheus_handler().expect("the pull handler");
+    record_create(6);
+    let response = handler.respond();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.body().contains("status=\"success\",otel_scope_name=\"contextd\"} 6\n"),
+        "{}",
+        response.body()
+    );
+    assert_eq!(telemetry.metrics_export_stats().succeeded, 1, "the scrape counts as an export");
+    telemetry.shutdown().unwrap();
+    assert_eq!(handler.respond().status(), 500, "a handler kept past shutdown says it cannot collect");
 }

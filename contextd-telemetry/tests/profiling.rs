@@ -85,6 +85,11 @@ fn non_loopback_needs_an_explicit_opt_in_and_a_token() {
     let token = "0123456789abcdef-secret";
     let server = serve(ProfilingConfig::expose("127.0.0.1:0".parse().unwrap(), token)).unwrap();
     assert_eq!(get(server.address(), "/debug/pprof/heap", "").0, "HTTP/1.1 401 Unauthorized");
+    // A wrong token of the right length, and the right one with a byte missing.
+    for wrong in ["0123456789abcdef-secreT", "0123456789abcdef-secre"] {
+        let header = format!("Authorization: Bearer {wrong}\r\n");
+        assert_eq!(get(server.address(), "/debug/pprof/heap", &header).0, "HTTP/1.1 401 Unauthorized");
+    }
     let authorized = format!("Authorization: Bearer {token}\r\n");
     assert_eq!(get(server.address(), "/debug/pprof/heap", &authorized).0, "HTTP/1.1 501 Not Implemented");
 }

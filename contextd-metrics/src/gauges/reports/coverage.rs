@@ -8,6 +8,7 @@
 
 use std::path::Path;
 
+use super::xml::TagKind;
 use super::{ReportError, read, xml};
 
 /// The format a coverage report was found to be in.
@@ -147,36 +148,46 @@ fn lcov(path: &Path, text: &str) -> Result<LineCoverage, ReportError> {
 }
 
 fn cobertura(path: &Path, text: &str) -> Result<LineCoverage, ReportError> {
-    let tags = xml::tags(text).map_err(|e| ReportError::new(path, Some(e.line), e.message))?;
-    let root = tags
-        .iter()
-        .find(|t| t.name == "coverage")
-        .ok_or_else(|| ReportError::new(path, Some(1), "no `<coverage>` element: not Cobertura XML"))?;
-    let number = |name: &str| -> Result<Option<f64>, ReportError> {
-        root.attribute(name)
+    // The `<coverage>` element's counts; the rest of the document is only checked to be whole.
+    let mut root: Option<(usize, [Option<String>; 3])> = None;
+    xml::visit_tags(text, |tag| {
+        if root.is_none() && tag.name == "coverage" && tag.kind != TagKind::End {
+            let attribute = |name| tag.attribute(name).map(std::borrow::Cow::into_owned);
+            root = Some((
+                tag.line,
+                [attribute("lines-covered"), attribute("lines-valid"), attribute("line-rate")],
+            ));
+        }
+        Ok(())
+    })
+    .map_err(|e| ReportError::new(path, Some(e.line), e.message))?;
+    let (line, [covered, valid, rate]) =
+        root.ok_or_else(|| ReportError::new(path, Some(1), "no `<coverage>` element: not Cobertura XML"))?;
+    let number = |name: &str, value: Option<String>| -> Result<Option<f64>, ReportError> {
+        value
             .map(|v| {
                 v.parse::<f64>().map_err(|_| {
-                    ReportError::new(path, Some(root.line), format!("`{name}=\"{v}\"` is not a number"))
+                    ReportError::new(path, Some(line), format!("`{name}=\"{v}\"` is not a number"))
                 })
             })
             .transpose()
     };
-    match (number("lines-covered")?, number("lines-valid")?) {
+    match (number("lines-covered", covered)?, number("lines-valid", valid)?) {
         (Some(covered), Some(valid)) => {
             coverage(path, CoverageFormat::Cobertura, covered as u64, valid as u64)
         }
         _ => {
-            let rate = number("line-rate")?.ok_or_else(|| {
+            let rate = number("line-rate", rate)?.ok_or_else(|| {
                 ReportError::new(
                     path,
-                    Some(root.line),
+                    Some(line),
                     "`<coverage>` has neither lines-covered/lines-valid nor line-rate",
                 )
             })?;
             if !(0.0..=1.0).contains(&rate) {
                 return Err(ReportError::new(
                     path,
-                    Some(root.line),
+                    Some(line),
                     format!("line-rate {rate} is outside [0, 1]"),
                 ));
             }

@@ -106,24 +106,31 @@ pub fn read_junit(path: &Path, rules: &TestTypeRules) -> Result<TestsByType, Rep
 /// # Errors
 /// As for [`read_junit`].
 pub fn parse_junit(path: &Path, text: &str, rules: &TestTypeRules) -> Result<TestsByType, ReportError> {
-    let tags = xml::tags(text).map_err(|e| ReportError::new(path, Some(e.line), e.message))?;
-    if !tags.iter().any(|t| t.name == "testsuite" || t.name == "testsuites") {
-        return Err(ReportError::new(path, Some(1), "no `<testsuite>` element: not a JUnit report"));
-    }
     let mut counts = TestsByType::default();
     let mut suites: Vec<String> = Vec::new();
-    for tag in &tags {
+    let mut is_junit = false;
+    xml::visit_tags(text, |tag| {
         match (tag.name, tag.kind) {
-            ("testsuite", TagKind::Start) => suites.push(tag.attribute("name").unwrap_or("").to_owned()),
+            ("testsuites", _) => is_junit = true,
+            ("testsuite", TagKind::Start) => {
+                is_junit = true;
+                suites.push(tag.attribute("name").unwrap_or_default().into_owned());
+            }
             ("testsuite", TagKind::End) => {
                 suites.pop();
             }
+            ("testsuite", TagKind::Empty) => is_junit = true,
             ("testcase", TagKind::Start | TagKind::Empty) => {
                 let suite = suites.last().map_or("", String::as_str);
-                counts.add(rules.classify(suite, tag.attribute("classname").unwrap_or("")));
+                counts.add(rules.classify(suite, &tag.attribute("classname").unwrap_or_default()));
             }
             _ => {}
         }
+        Ok(())
+    })
+    .map_err(|e| ReportError::new(path, Some(e.line), e.message))?;
+    if !is_junit {
+        return Err(ReportError::new(path, Some(1), "no `<testsuite>` element: not a JUnit report"));
     }
     Ok(counts)
 }
