@@ -10,7 +10,7 @@
 //! services, an embedder with a cache, a vector store and an agent — each method wrapped with
 //! `#[instrument_op]`, with realistic latencies, occasional errors and search scores. The gauges
 //! read the store's counts, the embedding cache, the skill tracker and the fixture reports in
-//! `examples/fixtures/`. Telemetry is configured by the usual `OTEL_*` variables (with nothing
+//! `contextd-gauges/tests/fixtures/`. Telemetry is configured by the usual `OTEL_*` variables (with nothing
 //! set, metrics go to the console).
 
 #[path = "support/report.rs"]
@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use contextd_metrics::gauges::{CacheStats, CountGauge, GaugeSources, SkillSuccessTracker, TestTypeRules};
+use contextd_gauges::{CacheStats, CountGauge, GaugeSources, TestTypeRules};
+use contextd_metrics::SkillSuccessTracker;
 use contextd_metrics::values::{EmbeddingProvider, embedding_cost_usd, hybrid_match_score};
 use contextd_metrics::{ErrorType, instrument_op, instrument_ops, meters};
 use contextd_telemetry::{MetricsExporter, TelemetryConfig, TracesExporter};
@@ -406,7 +407,8 @@ fn round(contextd: &Contextd, step: u64) {
 }
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    // The gauges crate's test fixtures: real reports, one copy in the repository.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contextd-gauges/tests/fixtures")
 }
 
 /// The HTTP API, served on a loopback port by a background runtime; returns its address.
@@ -505,7 +507,7 @@ fn demo(run: Run) -> Result<(), Report> {
         .count(CountGauge::Remediations, move || Ok::<_, String>(c2.store.count("remediations")))
         .count(CountGauge::Skills, move || Ok::<_, String>(c3.store.count("skills")))
         .coverage_report(fixtures().join("lcov.info"))
-        .junit_report(fixtures().join("junit.xml"), TestTypeRules::cargo_nextest())
+        .junit_report(fixtures().join("nextest-junit.xml"), TestTypeRules::cargo_nextest())
         .regression_tree(fixtures().join("regression"))
         .embedding_cache(move || {
             let (hits, misses) =
@@ -513,7 +515,7 @@ fn demo(run: Run) -> Result<(), Report> {
             Ok::<_, String>(vec![CacheStats { model: cache.embedder.model.into(), hits, misses }])
         })
         .skill_success(SkillSuccessTracker::global())
-        .start(&opentelemetry::global::meter(contextd_metrics::METER_NAME))?;
+        .start()?;
     let api = serve_api(contextd.clone())?;
 
     let started = Instant::now();

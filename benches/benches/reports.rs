@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::Path;
 
-use contextd_metrics::gauges::{TestTypeRules, parse_coverage, parse_junit};
+use contextd_gauges::{TestTypeRules, parse_coverage, parse_junit};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 /// The sizes measured, in elements.

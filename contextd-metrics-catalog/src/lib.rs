@@ -19,8 +19,10 @@
 mod operations;
 mod table;
 
-pub use operations::{OperationShape, operation_shape};
-pub use table::{CATALOG, CATALOG_LEN, buckets};
+pub use operations::{LabelSource, OperationShape, SKILL_OUTCOME_OPERATION, operation_shape};
+pub use table::{
+    CATALOG, CATALOG_LEN, SELF_METRICS, SELF_METRICS_LEN, buckets, instruments, labels, self_metrics,
+};
 
 /// What kind of OpenTelemetry instrument an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,6 +33,9 @@ pub enum InstrumentKind {
     Histogram,
     /// An observable gauge whose value is read from a registered source at export time.
     Gauge,
+    /// A monotonic count kept by the code that owns it and observed at export time (the
+    /// self-metrics); its name ends in `_total`.
+    ObservedCounter,
 }
 
 impl InstrumentKind {
@@ -40,6 +45,7 @@ impl InstrumentKind {
             Self::Counter => "counter",
             Self::Histogram => "histogram",
             Self::Gauge => "gauge",
+            Self::ObservedCounter => "observed_counter",
         }
     }
 }
@@ -66,59 +72,71 @@ impl ValueType {
     }
 }
 
-/// The part of contextd an instrument belongs to. `#[instrument_op]` takes these names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Component {
+/// Declares [`Component`] from one list: each variant, its name and what it covers.
+macro_rules! components {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, )*) => {
+        /// The part of contextd an instrument belongs to. `#[instrument_op]` takes these names.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Component {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Component {
+            /// Every component, in catalog order.
+            pub const ALL: [Component; [$($name),*].len()] = [$(Self::$variant),*];
+
+            /// The lower-case name, as written in `#[instrument_op("checkpoint", …)]`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( Self::$variant => $name, )*
+                }
+            }
+        }
+    };
+}
+
+components! {
     /// MCP tool calls handed to agents.
-    Mcp,
+    Mcp = "mcp",
     /// Checkpoints (saved agent context).
-    Checkpoint,
+    Checkpoint = "checkpoint",
     /// Remediations (known fixes for known errors).
-    Remediation,
+    Remediation = "remediation",
     /// Skills (reusable procedures agents apply).
-    Skill,
+    Skill = "skill",
     /// Embedding generation and its cache.
-    Embedding,
+    Embedding = "embedding",
     /// The vector store.
-    Database,
+    Database = "database",
     /// Agent executions.
-    Agent,
+    Agent = "agent",
     /// Tests, coverage, bugs and regression tests.
-    Testing,
+    Testing = "testing",
+    /// The telemetry pipeline itself (the self-metrics).
+    Telemetry = "telemetry",
 }
 
 impl Component {
-    /// Every component, in catalog order.
-    pub const ALL: [Component; 8] = [
-        Self::Mcp,
-        Self::Checkpoint,
-        Self::Remediation,
-        Self::Skill,
-        Self::Embedding,
-        Self::Database,
-        Self::Agent,
-        Self::Testing,
-    ];
-
-    /// The lower-case name, as written in `#[instrument_op("checkpoint", …)]`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Mcp => "mcp",
-            Self::Checkpoint => "checkpoint",
-            Self::Remediation => "remediation",
-            Self::Skill => "skill",
-            Self::Embedding => "embedding",
-            Self::Database => "database",
-            Self::Agent => "agent",
-            Self::Testing => "testing",
-        }
-    }
-
     /// The component with this lower-case name, if there is one.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == name)
     }
+
+    /// Its position in [`ALL`](Self::ALL), for code generated at compile time.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
 }
+
+/// The prefix of every catalog name (`contextd_…`), left out of `Meters` field names.
+pub const NAMESPACE: &str = "contextd";
+
+/// The `error_type` recorded for errors that name none of the listed ones: the last value of
+/// [`labels::ERROR_TYPE`].
+pub const OTHER_ERROR_TYPE: &str = {
+    let values = labels::ERROR_TYPE.values.listed();
+    values[values.len() - 1]
+};
 
 /// Which values a label may take.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -181,9 +199,9 @@ impl InstrumentSpec {
     }
 
     /// Whether the instrument is recorded synchronously (counters and histograms), as opposed
-    /// to observed from a source at export time (gauges).
+    /// to observed at export time (gauges, observed counters).
     pub const fn is_synchronous(&self) -> bool {
-        !matches!(self.kind, InstrumentKind::Gauge)
+        matches!(self.kind, InstrumentKind::Counter | InstrumentKind::Histogram)
     }
 }
 

@@ -1,11 +1,12 @@
 //! The table itself. Adding an instrument is adding one entry here; instrument creation, the
 //! docs, the dashboards and the alert rules are all derived from it.
 
-use crate::Component::{Agent, Checkpoint, Database, Embedding, Mcp, Remediation, Skill, Testing};
-use crate::InstrumentKind::{Counter, Gauge, Histogram};
-use crate::LabelValues::{Closed, Open};
+use crate::Component::{Agent, Checkpoint, Database, Embedding, Mcp, Remediation, Skill, Telemetry, Testing};
+use crate::InstrumentKind::{Counter, Gauge, Histogram, ObservedCounter};
+use crate::InstrumentSpec;
+use crate::LabelSpec;
 use crate::ValueType::{F64, I64, U64};
-use crate::{InstrumentSpec, LabelSpec};
+use labels::*;
 
 /// Bucket boundaries shared by several histograms.
 pub mod buckets {
@@ -29,46 +30,84 @@ pub mod buckets {
         &[256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0];
 }
 
-// Labels, defined once and shared by the instruments that carry them.
-const fn closed(name: &'static str, values: &'static [&'static str]) -> LabelSpec {
-    LabelSpec { name, values: Closed(values) }
-}
-const fn open(name: &'static str, known: &'static [&'static str]) -> LabelSpec {
-    LabelSpec { name, values: Open(known) }
-}
+/// The labels, defined once and shared by the instruments that carry them. Code that needs a
+/// label's key or its closed values takes them from here, never from a literal of its own.
+pub mod labels {
+    use crate::LabelSpec;
+    use crate::LabelValues::{Closed, Open};
 
-const STATUS: LabelSpec = closed("status", &["success", "error", "cancelled"]);
-const TOOL_NAME: LabelSpec = closed(
-    "tool_name",
-    &[
-        "checkpoint_save",
-        "checkpoint_search",
-        "checkpoint_list",
-        "remediation_save",
-        "remediation_search",
-        "troubleshoot",
-        "list_patterns",
-        "index_repository",
-        "status",
-    ],
-);
-const CHECKPOINT_OPERATION: LabelSpec =
-    closed("operation", &["create", "search", "list", "update", "delete"]);
-const REMEDIATION_OPERATION: LabelSpec = closed("operation", &["save", "search"]);
-const SKILL_OPERATION: LabelSpec = closed("operation", &["create", "apply", "search", "update", "delete"]);
-const DATABASE_OPERATION: LabelSpec = closed("operation", &["insert", "search", "delete", "get", "update"]);
-const PROVIDER: LabelSpec = closed("provider", &["openai", "tei"]);
-const MODEL: LabelSpec = open("model", &["text-embedding-3-small"]);
-const DATABASE: LabelSpec = open("database", &["shared", "project_<hash>"]);
-const COLLECTION: LabelSpec = closed("collection", &["checkpoints", "remediations", "skills", "documents"]);
-const ERROR_TYPE: LabelSpec =
-    closed("error_type", &["connection_timeout", "query_failed", "not_found", "permission_denied", "other"]);
-const AGENT: LabelSpec = open("agent", &[]);
-const TEST_TYPE: LabelSpec = closed("type", &["unit", "integration", "e2e"]);
-const SKILL_ID: LabelSpec = open("skill_id", &[]);
-const SEVERITY: LabelSpec = closed("severity", &["critical", "high", "medium", "low"]);
-const BUG_STATUS: LabelSpec = closed("status", &["open", "fixed", "verified"]);
-const CATEGORY: LabelSpec = closed("category", &["bugs", "security", "performance"]);
+    const fn closed(name: &'static str, values: &'static [&'static str]) -> LabelSpec {
+        LabelSpec { name, values: Closed(values) }
+    }
+    const fn open(name: &'static str, known: &'static [&'static str]) -> LabelSpec {
+        LabelSpec { name, values: Open(known) }
+    }
+
+    /// How a call ended: `success`, `error`, `cancelled`, in this order (`Status` indexes it).
+    pub const STATUS: LabelSpec = closed("status", &["success", "error", "cancelled"]);
+    /// The MCP tool called.
+    pub const TOOL_NAME: LabelSpec = closed(
+        "tool_name",
+        &[
+            "checkpoint_save",
+            "checkpoint_search",
+            "checkpoint_list",
+            "remediation_save",
+            "remediation_search",
+            "troubleshoot",
+            "list_patterns",
+            "index_repository",
+            "status",
+        ],
+    );
+    /// Checkpoint operations.
+    pub const CHECKPOINT_OPERATION: LabelSpec =
+        closed("operation", &["create", "search", "list", "update", "delete"]);
+    /// Remediation operations.
+    pub const REMEDIATION_OPERATION: LabelSpec = closed("operation", &["save", "search"]);
+    /// Skill operations.
+    pub const SKILL_OPERATION: LabelSpec =
+        closed("operation", &["create", "apply", "search", "update", "delete"]);
+    /// Vector-store operations.
+    pub const DATABASE_OPERATION: LabelSpec =
+        closed("operation", &["insert", "search", "delete", "get", "update"]);
+    /// Embedding providers: `openai`, `tei` (in this order: `EmbeddingProvider` indexes it).
+    pub const PROVIDER: LabelSpec = closed("provider", &["openai", "tei"]);
+    /// Embedding models (open: chosen by configuration).
+    pub const MODEL: LabelSpec = open("model", &["text-embedding-3-small"]);
+    /// Vector-store databases (open: `shared` or a hashed project id).
+    pub const DATABASE: LabelSpec = open("database", &["shared", "project_<hash>"]);
+    /// Vector-store collections.
+    pub const COLLECTION: LabelSpec =
+        closed("collection", &["checkpoints", "remediations", "skills", "documents"]);
+    /// Vector-store error classes; anything unlisted is recorded as the last, `other`.
+    pub const ERROR_TYPE: LabelSpec = closed(
+        "error_type",
+        &["connection_timeout", "query_failed", "not_found", "permission_denied", "other"],
+    );
+    /// Agents (open: the agent's name).
+    pub const AGENT: LabelSpec = open("agent", &[]);
+    /// Test types: `unit`, `integration`, `e2e`.
+    pub const TEST_TYPE: LabelSpec = closed("type", &["unit", "integration", "e2e"]);
+    /// Skills (open: the skill's id).
+    pub const SKILL_ID: LabelSpec = open("skill_id", &[]);
+    /// Bug severities.
+    pub const SEVERITY: LabelSpec = closed("severity", &["critical", "high", "medium", "low"]);
+    /// Bug states.
+    pub const BUG_STATUS: LabelSpec = closed("status", &["open", "fixed", "verified"]);
+    /// Regression test categories.
+    pub const CATEGORY: LabelSpec = closed("category", &["bugs", "security", "performance"]);
+    /// The telemetry signal of a self-metric: `metrics`, `traces`.
+    pub const SIGNAL: LabelSpec = closed("signal", &["metrics", "traces"]);
+    /// The catalog instrument a self-metric is about (open: any instrument name).
+    pub const INSTRUMENT: LabelSpec = open("instrument", &[]);
+    /// Why a float measurement was refused.
+    pub const REFUSED_REASON: LabelSpec = closed("reason", &["nan", "infinite", "negative"]);
+    /// The gauge whose source failed (open: any gauge name).
+    pub const GAUGE: LabelSpec = open("gauge", &[]);
+    /// How a gauge source failed.
+    pub const FAILURE_REASON: LabelSpec = closed("reason", &["error", "timeout", "panic"]);
+}
 
 const fn counter(
     name: &'static str,
@@ -113,77 +152,133 @@ const fn gauge(
     InstrumentSpec { name, kind: Gauge, value_type, unit, description, component, labels, buckets: None }
 }
 
+/// A monotonic count the pipeline keeps itself and reports at export time.
+const fn observed_counter(
+    name: &'static str,
+    unit: &'static str,
+    labels: &'static [LabelSpec],
+    description: &'static str,
+) -> InstrumentSpec {
+    InstrumentSpec {
+        name,
+        kind: ObservedCounter,
+        value_type: U64,
+        unit,
+        description,
+        component: Telemetry,
+        labels,
+        buckets: None,
+    }
+}
+
 use buckets::*;
 
-/// How many instruments the catalog has.
-pub const CATALOG_LEN: usize = 31;
+/// Declares each entry as a named constant of `$module` and the table `$array` of them all, in
+/// order: an entry is written once.
+macro_rules! table {
+    ($(#[$meta:meta])* $array:ident, $len:ident in $module:ident { $( $name:ident = $kind:ident($iname:literal, $($arg:expr),* $(,)?), )* }) => {
+        /// Every entry of the table by name, for code that records or reads one instrument.
+        pub mod $module {
+            use super::*;
+            $(
+                #[doc = concat!("`", $iname, "`.")]
+                pub const $name: InstrumentSpec = $kind($iname, $($arg),*);
+            )*
+        }
+        #[doc = concat!("How many entries `", stringify!($array), "` has.")]
+        pub const $len: usize = [$(stringify!($name)),*].len();
+        $(#[$meta])*
+        pub static $array: [InstrumentSpec; $len] = [$($module::$name),*];
+    };
+}
 
-/// The 31 contextd instruments: 9 counters, 13 histograms, 9 observable gauges.
-#[rustfmt::skip]
-pub static CATALOG: [InstrumentSpec; CATALOG_LEN] = [
-    // Counters
-    counter("contextd_mcp_tool_calls_total", U64, "{call}", Mcp, &[TOOL_NAME, STATUS],
-        "MCP tool calls"),
-    counter("contextd_checkpoint_operations_total", U64, "{operation}", Checkpoint, &[CHECKPOINT_OPERATION, STATUS],
-        "Checkpoint operations"),
-    counter("contextd_remediation_operations_total", U64, "{operation}", Remediation, &[REMEDIATION_OPERATION, STATUS],
-        "Remediation operations"),
-    counter("contextd_skill_operations_total", U64, "{operation}", Skill, &[SKILL_OPERATION, STATUS],
-        "Skill operations"),
-    counter("contextd_embedding_operations_total", U64, "{operation}", Embedding, &[PROVIDER, MODEL],
-        "Embedding generation calls"),
-    counter("contextd_embedding_tokens_total", U64, "{token}", Embedding, &[MODEL],
-        "Tokens consumed by embeddings"),
-    counter("contextd_embedding_cost_total", F64, "USD", Embedding, &[MODEL],
-        "Embedding cost in USD (OpenAI text-embedding-3-small: 0.02 USD per 1M tokens; TEI: 0)"),
-    counter("contextd_database_operations_total", U64, "{operation}", Database, &[DATABASE_OPERATION, DATABASE, COLLECTION],
-        "Vector-store operations"),
-    counter("contextd_database_errors_total", U64, "{error}", Database, &[ERROR_TYPE, DATABASE],
-        "Vector-store errors"),
-    // Histograms
-    histogram("contextd_mcp_tool_duration_seconds", F64, "s", Mcp, &[TOOL_NAME], DURATION_SECONDS,
-        "MCP tool execution time"),
-    histogram("contextd_checkpoint_duration_seconds", F64, "s", Checkpoint, &[CHECKPOINT_OPERATION], DURATION_SECONDS,
-        "Checkpoint operation time"),
-    histogram("contextd_checkpoint_search_score", F64, "1", Checkpoint, &[], SCORE,
-        "Relevance score of each checkpoint search result"),
-    histogram("contextd_checkpoint_search_results", U64, "{result}", Checkpoint, &[], SEARCH_RESULTS,
-        "Results returned by one checkpoint search"),
-    histogram("contextd_remediation_duration_seconds", F64, "s", Remediation, &[REMEDIATION_OPERATION], DURATION_SECONDS,
-        "Remediation operation time"),
-    histogram("contextd_remediation_match_score", F64, "1", Remediation, &[], SCORE,
-        "Hybrid match score (0.7 semantic + 0.3 string) of each remediation match"),
-    histogram("contextd_skill_duration_seconds", F64, "s", Skill, &[SKILL_OPERATION], SKILL_SECONDS,
-        "Skill operation time (apply can take seconds)"),
-    histogram("contextd_embedding_duration_seconds", F64, "s", Embedding, &[PROVIDER, MODEL], DURATION_SECONDS,
-        "Embedding call time, API latency and retries included"),
-    histogram("contextd_embedding_batch_size", U64, "{text}", Embedding, &[PROVIDER], BATCH_SIZE,
-        "Texts sent in one embedding request"),
-    histogram("contextd_database_duration_seconds", F64, "s", Database, &[DATABASE_OPERATION, DATABASE], DURATION_SECONDS,
-        "Vector-store operation time"),
-    histogram("contextd_mcp_tool_response_bytes", U64, "By", Mcp, &[TOOL_NAME], RESPONSE_BYTES,
-        "Size of each MCP tool response handed to the agent"),
-    histogram("contextd_agent_duration_seconds", F64, "s", Agent, &[AGENT, STATUS], AGENT_SECONDS,
-        "One agent execution, end to end (Agents & Skills dashboard: executions, mean time, success rate)"),
-    histogram("contextd_test_duration_seconds", F64, "s", Testing, &[TEST_TYPE], TEST_SECONDS,
-        "One test's run time"),
-    // Observable gauges, each fed by a registered source
-    gauge("contextd_checkpoints_total", I64, "{checkpoint}", Checkpoint, &[],
-        "Checkpoints stored"),
-    gauge("contextd_remediations_total", I64, "{remediation}", Remediation, &[],
-        "Remediations stored"),
-    gauge("contextd_skills_total", I64, "{skill}", Skill, &[],
-        "Skills stored"),
-    gauge("contextd_skill_success_rate", F64, "1", Skill, &[SKILL_ID],
-        "Skill application success rate"),
-    gauge("contextd_test_coverage_percent", F64, "%", Testing, &[],
-        "Overall line coverage"),
-    gauge("contextd_tests_total", I64, "{test}", Testing, &[TEST_TYPE],
-        "Tests, by type (unit, integration, e2e)"),
-    gauge("contextd_bugs_total", I64, "{bug}", Testing, &[SEVERITY, BUG_STATUS],
-        "Bugs tracked"),
-    gauge("contextd_regression_tests_total", I64, "{test}", Testing, &[CATEGORY],
-        "Regression tests"),
-    gauge("contextd_embedding_cache_hit_ratio", F64, "1", Embedding, &[MODEL],
-        "Share of embedding lookups served from cache"),
-];
+table! {
+    /// The 31 contextd instruments: 9 counters, 13 histograms, 9 observable gauges.
+    CATALOG, CATALOG_LEN in instruments {
+        // Counters
+        MCP_TOOL_CALLS_TOTAL = counter("contextd_mcp_tool_calls_total", U64, "{call}", Mcp, &[TOOL_NAME, STATUS],
+            "MCP tool calls"),
+        CHECKPOINT_OPERATIONS_TOTAL = counter("contextd_checkpoint_operations_total", U64, "{operation}", Checkpoint, &[CHECKPOINT_OPERATION, STATUS],
+            "Checkpoint operations"),
+        REMEDIATION_OPERATIONS_TOTAL = counter("contextd_remediation_operations_total", U64, "{operation}", Remediation, &[REMEDIATION_OPERATION, STATUS],
+            "Remediation operations"),
+        SKILL_OPERATIONS_TOTAL = counter("contextd_skill_operations_total", U64, "{operation}", Skill, &[SKILL_OPERATION, STATUS],
+            "Skill operations"),
+        EMBEDDING_OPERATIONS_TOTAL = counter("contextd_embedding_operations_total", U64, "{operation}", Embedding, &[PROVIDER, MODEL],
+            "Embedding generation calls"),
+        EMBEDDING_TOKENS_TOTAL = counter("contextd_embedding_tokens_total", U64, "{token}", Embedding, &[MODEL],
+            "Tokens consumed by embeddings"),
+        EMBEDDING_COST_TOTAL = counter("contextd_embedding_cost_total", F64, "USD", Embedding, &[MODEL],
+            "Embedding cost in USD (OpenAI text-embedding-3-small: 0.02 USD per 1M tokens; TEI: 0)"),
+        DATABASE_OPERATIONS_TOTAL = counter("contextd_database_operations_total", U64, "{operation}", Database, &[DATABASE_OPERATION, DATABASE, COLLECTION],
+            "Vector-store operations"),
+        DATABASE_ERRORS_TOTAL = counter("contextd_database_errors_total", U64, "{error}", Database, &[ERROR_TYPE, DATABASE],
+            "Vector-store errors"),
+        // Histograms
+        MCP_TOOL_DURATION_SECONDS = histogram("contextd_mcp_tool_duration_seconds", F64, "s", Mcp, &[TOOL_NAME], DURATION_SECONDS,
+            "MCP tool execution time"),
+        CHECKPOINT_DURATION_SECONDS = histogram("contextd_checkpoint_duration_seconds", F64, "s", Checkpoint, &[CHECKPOINT_OPERATION], DURATION_SECONDS,
+            "Checkpoint operation time"),
+        CHECKPOINT_SEARCH_SCORE = histogram("contextd_checkpoint_search_score", F64, "1", Checkpoint, &[], SCORE,
+            "Relevance score of each checkpoint search result"),
+        CHECKPOINT_SEARCH_RESULTS = histogram("contextd_checkpoint_search_results", U64, "{result}", Checkpoint, &[], SEARCH_RESULTS,
+            "Results returned by one checkpoint search"),
+        REMEDIATION_DURATION_SECONDS = histogram("contextd_remediation_duration_seconds", F64, "s", Remediation, &[REMEDIATION_OPERATION], DURATION_SECONDS,
+            "Remediation operation time"),
+        REMEDIATION_MATCH_SCORE = histogram("contextd_remediation_match_score", F64, "1", Remediation, &[], SCORE,
+            "Hybrid match score (0.7 semantic + 0.3 string) of each remediation match"),
+        SKILL_DURATION_SECONDS = histogram("contextd_skill_duration_seconds", F64, "s", Skill, &[SKILL_OPERATION], SKILL_SECONDS,
+            "Skill operation time (apply can take seconds)"),
+        EMBEDDING_DURATION_SECONDS = histogram("contextd_embedding_duration_seconds", F64, "s", Embedding, &[PROVIDER, MODEL], DURATION_SECONDS,
+            "Embedding call time, API latency and retries included"),
+        EMBEDDING_BATCH_SIZE = histogram("contextd_embedding_batch_size", U64, "{text}", Embedding, &[PROVIDER], BATCH_SIZE,
+            "Texts sent in one embedding request"),
+        DATABASE_DURATION_SECONDS = histogram("contextd_database_duration_seconds", F64, "s", Database, &[DATABASE_OPERATION, DATABASE], DURATION_SECONDS,
+            "Vector-store operation time"),
+        MCP_TOOL_RESPONSE_BYTES = histogram("contextd_mcp_tool_response_bytes", U64, "By", Mcp, &[TOOL_NAME], RESPONSE_BYTES,
+            "Size of each MCP tool response handed to the agent"),
+        AGENT_DURATION_SECONDS = histogram("contextd_agent_duration_seconds", F64, "s", Agent, &[AGENT, STATUS], AGENT_SECONDS,
+            "One agent execution, end to end (Agents & Skills dashboard: executions, mean time, success rate)"),
+        TEST_DURATION_SECONDS = histogram("contextd_test_duration_seconds", F64, "s", Testing, &[TEST_TYPE], TEST_SECONDS,
+            "One test's run time"),
+        // Observable gauges, each fed by a registered source
+        CHECKPOINTS_TOTAL = gauge("contextd_checkpoints_total", I64, "{checkpoint}", Checkpoint, &[],
+            "Checkpoints stored"),
+        REMEDIATIONS_TOTAL = gauge("contextd_remediations_total", I64, "{remediation}", Remediation, &[],
+            "Remediations stored"),
+        SKILLS_TOTAL = gauge("contextd_skills_total", I64, "{skill}", Skill, &[],
+            "Skills stored"),
+        SKILL_SUCCESS_RATE = gauge("contextd_skill_success_rate", F64, "1", Skill, &[SKILL_ID],
+            "Skill application success rate"),
+        TEST_COVERAGE_PERCENT = gauge("contextd_test_coverage_percent", F64, "%", Testing, &[],
+            "Overall line coverage"),
+        TESTS_TOTAL = gauge("contextd_tests_total", I64, "{test}", Testing, &[TEST_TYPE],
+            "Tests, by type (unit, integration, e2e)"),
+        BUGS_TOTAL = gauge("contextd_bugs_total", I64, "{bug}", Testing, &[SEVERITY, BUG_STATUS],
+            "Bugs tracked"),
+        REGRESSION_TESTS_TOTAL = gauge("contextd_regression_tests_total", I64, "{test}", Testing, &[CATEGORY],
+            "Regression tests"),
+        EMBEDDING_CACHE_HIT_RATIO = gauge("contextd_embedding_cache_hit_ratio", F64, "1", Embedding, &[MODEL],
+            "Share of embedding lookups served from cache"),
+    }
+}
+
+table! {
+    /// The telemetry pipeline's own metrics: how exports, the span queue, the checked
+    /// instruments and the gauge sources are doing. Registered by `contextd-telemetry` and
+    /// `contextd-gauges`, drawn on the Overview dashboard and watched by the alert rules.
+    SELF_METRICS, SELF_METRICS_LEN in self_metrics {
+        EXPORTS_TOTAL = observed_counter("contextd_telemetry_exports_total", "{export}", &[SIGNAL],
+            "Export attempts of the telemetry pipeline, by signal (a Prometheus scrape counts as one)"),
+        EXPORT_FAILURES_TOTAL = observed_counter("contextd_telemetry_export_failures_total", "{export}", &[SIGNAL],
+            "Failed exports of the telemetry pipeline, by signal"),
+        SPANS_DROPPED_TOTAL = observed_counter("contextd_telemetry_spans_dropped_total", "{span}", &[],
+            "Spans dropped because the export queue was full (OTEL_BSP_MAX_QUEUE_SIZE)"),
+        INVALID_MEASUREMENTS_TOTAL = observed_counter("contextd_telemetry_invalid_measurements_total", "{measurement}",
+            &[INSTRUMENT, REFUSED_REASON],
+            "Measurements refused (NaN, infinite or negative), by instrument and reason"),
+        GAUGE_SOURCE_FAILURES_TOTAL = observed_counter("contextd_telemetry_gauge_source_failures_total", "{failure}",
+            &[GAUGE, FAILURE_REASON],
+            "Failed reads of gauge sources, by gauge and reason"),
+    }
+}

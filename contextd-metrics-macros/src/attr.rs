@@ -1,6 +1,8 @@
 //! Parsing and validating the attribute arguments against the catalog.
 
-use contextd_metrics_catalog::{Component, LabelValues, OperationShape, operation_shape};
+use contextd_metrics_catalog::{
+    Component, LabelValues, OperationShape, SKILL_OUTCOME_OPERATION, labels, operation_shape,
+};
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Ident, LitStr, Token};
 
@@ -53,17 +55,26 @@ impl Parse for OpArgs {
         let expected = shape.label_arguments();
         let mut labels: Vec<Option<Expr>> = vec![None; expected.len()];
         let mut skill_id = None;
+        let (skill_component, skill_operation) = SKILL_OUTCOME_OPERATION;
+        let skill_id_name = labels::SKILL_ID.name;
         for (name, expr) in raw.named {
-            if name == "skill_id" && component == Component::Skill && operation == "apply" {
+            if name == skill_id_name && component == skill_component && operation == skill_operation {
                 if skill_id.replace(expr).is_some() {
-                    return Err(syn::Error::new_spanned(&name, "duplicate argument `skill_id`"));
+                    return Err(syn::Error::new_spanned(
+                        &name,
+                        format!("duplicate argument `{skill_id_name}`"),
+                    ));
                 }
                 continue;
             }
-            if name == "skill_id" {
+            if name == skill_id_name {
                 return Err(syn::Error::new_spanned(
                     &name,
-                    "`skill_id` feeds the skill success rate and is only taken by `#[instrument_op(\"skill\", \"apply\", …)]`",
+                    format!(
+                        "`{skill_id_name}` feeds the skill success rate and is only taken by \
+                         `#[instrument_op(\"{}\", \"{skill_operation}\", …)]`",
+                        skill_component.as_str()
+                    ),
                 ));
             }
             let Some(index) = expected.iter().position(|e| name == e) else {

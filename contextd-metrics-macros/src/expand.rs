@@ -177,21 +177,10 @@ fn async_trait_body(block: &Block) -> Option<&ExprAsync> {
     }
 }
 
+/// The component as a constant the generated static can hold: its index in the catalog's list.
 fn component_path(component: Component) -> TokenStream {
-    let variant = syn::Ident::new(
-        match component {
-            Component::Mcp => "Mcp",
-            Component::Checkpoint => "Checkpoint",
-            Component::Remediation => "Remediation",
-            Component::Skill => "Skill",
-            Component::Embedding => "Embedding",
-            Component::Database => "Database",
-            Component::Agent => "Agent",
-            Component::Testing => "Testing",
-        },
-        Span::call_site(),
-    );
-    quote!(::contextd_metrics::__private::Component::#variant)
+    let index = component.index();
+    quote!(::contextd_metrics::__private::Component::ALL[#index])
 }
 
 /// `#[instrument_ops("component")]`: every method is an operation named after it, except those

@@ -7,6 +7,7 @@
 
 mod attr;
 mod expand;
+mod meters;
 
 use proc_macro::TokenStream;
 
@@ -49,4 +50,11 @@ pub fn instrument_ops(args: TokenStream, item: TokenStream) -> TokenStream {
         .into();
     };
     expand::instrument_impl(&args, block).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Generates `Meters` from the catalog inside `contextd-metrics`. Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __meters(_input: TokenStream) -> TokenStream {
+    meters::expand().into()
 }

@@ -1,24 +1,29 @@
 //! The runtime of `#[instrument_op]`: one static [`OpSite`] per annotated function.
 //!
-//! A site resolves its attribute sets once — bound instrument handles for each status, or for
-//! each of a few label combinations taken from arguments — so a call costs a clock read pair
-//! and a couple of atomic adds: no attribute hashing, no lock, no allocation. Handles belong to
-//! one binding of the global meters; when telemetry is re-initialised the site rebuilds them on
-//! its next call. Every set of handles is leaked on purpose (see `global.rs`): a few hundred
-//! bytes per site and initialisation.
+//! What a site records is read from its component's catalog entries ([`OperationShape`]): the
+//! counter, the duration histogram and the errors counter, each label in the entry's order, and
+//! where each label's value comes from (the operation, the status, the error type or an
+//! argument). A site resolves its attribute sets once — bound handles per status, for each of a
+//! few label combinations taken from arguments — so a call costs a clock read pair and a couple
+//! of atomic adds: no attribute hashing, no lock, no allocation. Handles belong to one binding
+//! of the global meters; when telemetry is re-initialised the site rebuilds them on its next
+//! call. Every set of handles is leaked on purpose (see `global.rs`): a few hundred bytes per
+//! site and initialisation.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use contextd_metrics_catalog::{Component, OperationShape, operation_shape};
+use contextd_metrics_catalog::{
+    Component, InstrumentSpec, LabelSource, OTHER_ERROR_TYPE, OperationShape, labels, operation_shape,
+};
 use opentelemetry::metrics::BoundCounter;
 use opentelemetry::trace::{Span as _, SpanBuilder, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
 
 use crate::Meters;
-use crate::checked::{CheckedBoundHistogram, CheckedHistogram};
+use crate::checked::CheckedBoundHistogram;
 use crate::clock::{self, Ticks};
 use crate::global::{Binding, binding};
 
@@ -37,13 +42,9 @@ pub enum Status {
 impl Status {
     const ALL: [Status; 3] = [Status::Success, Status::Error, Status::Cancelled];
 
-    /// The label value: `success`, `error` or `cancelled`.
+    /// The label value, from the catalog's `status` label: `success`, `error` or `cancelled`.
     pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::Error => "error",
-            Self::Cancelled => "cancelled",
-        }
+        labels::STATUS.values.listed()[self as usize]
     }
 }
 
@@ -92,10 +93,7 @@ impl Outcome {
 
 /// The catalog's `error_type` values; anything else becomes `other`.
 fn known_error_type(error_type: &'static str) -> &'static str {
-    match error_type {
-        "connection_timeout" | "query_failed" | "not_found" | "permission_denied" => error_type,
-        _ => "other",
-    }
+    if labels::ERROR_TYPE.values.listed().contains(&error_type) { error_type } else { OTHER_ERROR_TYPE }
 }
 
 /// The longest label value taken from an argument, in bytes; longer ones are cut at a
@@ -114,35 +112,41 @@ fn truncate_label(value: &str) -> &str {
     &value[..end]
 }
 
-/// Bound handles of a status-shaped site (checkpoint, remediation, skill, mcp).
-struct StatusHandles {
-    counters: [BoundCounter<u64>; 3],
-    duration: CheckedBoundHistogram,
+/// One instrument's bound handles: one per status where the instrument has a `status` label,
+/// else a single one.
+struct PerStatus<H>(Box<[H]>);
+
+impl<H> PerStatus<H> {
+    #[inline]
+    fn get(&self, status: Status) -> &H {
+        &self.0[if self.0.len() == 1 { 0 } else { status as usize }]
+    }
 }
 
-/// Handles for one combination of argument labels (database, collection / provider, model).
-struct LabelledHandles {
-    first: Box<str>,
-    second: Box<str>,
-    counter: BoundCounter<u64>,
-    duration: CheckedBoundHistogram,
+/// The bound handles of one combination of argument labels (none for most components).
+struct Handles {
+    arguments: [Box<str>; 2],
+    counter: Option<PerStatus<BoundCounter<u64>>>,
+    duration: Option<PerStatus<CheckedBoundHistogram>>,
 }
 
 /// Distinct argument-label combinations a site binds; further ones take the unbound path.
 const LABEL_CACHE: usize = 8;
 
-#[allow(clippy::large_enum_variant, reason = "built once per site and binding, never moved on a hot path")]
-enum Handles {
-    Status(StatusHandles),
-    Agent([CheckedBoundHistogram; 3]),
-    Labelled([OnceLock<LabelledHandles>; LABEL_CACHE]),
+enum Targets {
+    /// A site without argument labels: one set of handles.
+    Fixed(Handles),
+    /// A site with argument labels: a set per combination seen, bound on first use.
+    Cached([OnceLock<Handles>; LABEL_CACHE]),
 }
 
 /// One binding's handles of one site.
 struct SiteHandles {
     generation: u64,
     meters: &'static Meters,
-    handles: Handles,
+    operation: &'static str,
+    shape: OperationShape,
+    targets: Targets,
 }
 
 /// The static state of one `#[instrument_op]` call site.
@@ -172,34 +176,29 @@ impl OpSite {
         self.start_labelled("", "")
     }
 
-    /// Starts timing a call whose labels `first` and `second` come from arguments
-    /// (database, collection / provider, model). Values longer than [`MAX_LABEL_BYTES`] are cut
+    /// Starts timing a call whose labels `first` and `second` come from arguments (in the order
+    /// of [`OperationShape::label_arguments`]). Values longer than [`MAX_LABEL_BYTES`] are cut
     /// at a character boundary.
     #[inline]
     pub fn start_labelled(&'static self, first: &str, second: &str) -> Op {
-        let (first, second) = (truncate_label(first), truncate_label(second));
         let Binding::Bound { generation, meters, tracer } = binding() else {
             // Telemetry not initialised: record nothing, read no clock, start no span.
-            return Op {
-                site: self,
-                target: Target::Inert,
-                started: None,
-                span: None,
-                message: None,
-                finished: false,
-            };
+            return Op { target: Target::Inert, started: None, span: None, message: None, finished: false };
         };
-        let handles = self.handles(generation, meters);
-        let target = match &handles.handles {
-            Handles::Status(status) => Target::Status(status),
-            Handles::Agent(durations) => Target::Agent(durations),
-            Handles::Labelled(cache) => self.labelled(cache, handles.meters, first, second),
+        let target = match self.handles(generation, meters) {
+            Some(site) => match &site.targets {
+                Targets::Fixed(handles) => Target::Bound { site, handles },
+                Targets::Cached(cache) => {
+                    self.cached(site, cache, [truncate_label(first), truncate_label(second)])
+                }
+            },
+            None => Target::Inert,
         };
         let span = match tracer {
             Some(tracer) => self.start_span(tracer),
             None => None,
         };
-        Op { site: self, target, started: Some(clock::now()), span, message: None, finished: false }
+        Op { target, started: Some(clock::now()), span, message: None, finished: false }
     }
 
     /// Starts this call's span as a child of the current context. A span that is not sampled
@@ -217,136 +216,135 @@ impl OpSite {
         }
     }
 
-    /// This binding's handles, built on the first call after a (re)binding.
+    /// This binding's handles, built on the first call after a (re)binding; `None` for a
+    /// component without operations (the macro never generates one).
     #[inline]
-    fn handles(&'static self, generation: u64, meters: &'static Meters) -> &'static SiteHandles {
+    fn handles(&'static self, generation: u64, meters: &'static Meters) -> Option<&'static SiteHandles> {
         let current = self.current.load(Ordering::Acquire);
         if !current.is_null() {
             // SAFETY: non-null values come from `Box::leak` below and are never freed.
             let handles = unsafe { &*current };
             if handles.generation == generation {
-                return handles;
+                return Some(handles);
             }
         }
         self.rebuild(generation, meters)
     }
 
     #[cold]
-    fn rebuild(&'static self, generation: u64, meters: &'static Meters) -> &'static SiteHandles {
-        let handles = match operation_shape(self.component) {
-            Some(OperationShape::Status { .. }) => {
-                let (counter, duration) = status_instruments(meters, self.component);
-                let operation_key = if self.component == Component::Mcp { "tool_name" } else { "operation" };
-                let operation = KeyValue::new(operation_key, self.operation);
-                Handles::Status(StatusHandles {
-                    counters: Status::ALL.map(|status| {
-                        counter.bind(&[operation.clone(), KeyValue::new("status", status.as_str())])
-                    }),
-                    duration: duration.bind(&[operation]),
-                })
-            }
-            Some(OperationShape::Agent { .. }) => Handles::Agent(Status::ALL.map(|status| {
-                meters
-                    .agent_duration
-                    .bind(&[KeyValue::new("agent", self.operation), KeyValue::new("status", status.as_str())])
-            })),
-            Some(OperationShape::Database { .. } | OperationShape::Embedding { .. }) | None => {
-                Handles::Labelled(std::array::from_fn(|_| OnceLock::new()))
-            }
+    fn rebuild(&'static self, generation: u64, meters: &'static Meters) -> Option<&'static SiteHandles> {
+        let shape = operation_shape(self.component)?;
+        let targets = if shape.label_arguments().is_empty() {
+            Targets::Fixed(self.bind(&shape, meters, ["", ""]))
+        } else {
+            Targets::Cached(std::array::from_fn(|_| OnceLock::new()))
         };
-        let leaked: &'static mut SiteHandles =
-            Box::leak(Box::new(SiteHandles { generation, meters, handles }));
+        let leaked: &'static mut SiteHandles = Box::leak(Box::new(SiteHandles {
+            generation,
+            meters,
+            operation: self.operation,
+            shape,
+            targets,
+        }));
         self.current.store(leaked, Ordering::Release);
-        leaked
+        Some(leaked)
     }
 
     /// The cached handles for these argument labels, binding them into a free slot if needed.
     #[inline(never)]
-    fn labelled(
+    fn cached(
         &'static self,
-        cache: &'static [OnceLock<LabelledHandles>; LABEL_CACHE],
-        meters: &'static Meters,
-        first: &str,
-        second: &str,
+        site: &'static SiteHandles,
+        cache: &'static [OnceLock<Handles>; LABEL_CACHE],
+        arguments: [&str; 2],
     ) -> Target {
+        let matches = |handles: &Handles| {
+            *handles.arguments[0] == *arguments[0] && *handles.arguments[1] == *arguments[1]
+        };
         for slot in cache {
             match slot.get() {
-                Some(entry) if *entry.first == *first && *entry.second == *second => {
-                    return Target::Labelled(entry);
-                }
+                Some(handles) if matches(handles) => return Target::Bound { site, handles },
                 Some(_) => continue,
                 None => {
-                    let entry = slot.get_or_init(|| self.bind_labels(meters, first, second));
-                    if *entry.first == *first && *entry.second == *second {
-                        return Target::Labelled(entry);
+                    let handles = slot.get_or_init(|| self.bind(&site.shape, site.meters, arguments));
+                    if matches(handles) {
+                        return Target::Bound { site, handles };
                     }
                 }
             }
         }
-        Target::Unbound { meters, first: first.into(), second: second.into() }
+        Target::Unbound { site, arguments: arguments.map(Box::from) }
     }
 
-    fn bind_labels(&self, meters: &Meters, first: &str, second: &str) -> LabelledHandles {
-        let (counter_labels, duration_labels) = self.labels(first, second);
-        let (counter, duration) = self.labelled_instruments(meters);
-        LabelledHandles {
-            first: first.into(),
-            second: second.into(),
-            counter: counter.bind(&counter_labels),
-            duration: duration.bind(&duration_labels),
-        }
+    /// Binds the shape's counter and duration histogram for these argument labels.
+    fn bind(&self, shape: &OperationShape, meters: &Meters, arguments: [&str; 2]) -> Handles {
+        // `Meters` is generated from the same table, so both lookups succeed (a catalog test checks).
+        let counter = shape.counter().and_then(|spec| {
+            let counter = meters.u64_counter(spec.name)?;
+            Some(self.per_status(shape, spec, arguments, |attributes| counter.bind(attributes)))
+        });
+        let spec = shape.duration();
+        let duration = meters.f64_histogram(spec.name).map(|histogram| {
+            self.per_status(shape, spec, arguments, |attributes| histogram.bind(attributes))
+        });
+        Handles { arguments: arguments.map(Box::from), counter, duration }
     }
 
-    fn labelled_instruments<'m>(
+    fn per_status<H>(
         &self,
-        meters: &'m Meters,
-    ) -> (&'m opentelemetry::metrics::Counter<u64>, &'m CheckedHistogram) {
-        if self.component == Component::Database {
-            (&meters.database_operations, &meters.database_duration)
-        } else {
-            (&meters.embedding_operations, &meters.embedding_duration)
-        }
-    }
-
-    /// Counter and duration attributes of a labelled site, in catalog order.
-    fn labels(&self, first: &str, second: &str) -> (Vec<KeyValue>, Vec<KeyValue>) {
-        let (first, second) = (first.to_owned(), second.to_owned());
-        if self.component == Component::Database {
-            let operation = KeyValue::new("operation", self.operation);
-            let database = KeyValue::new("database", first);
-            (
-                vec![operation.clone(), database.clone(), KeyValue::new("collection", second)],
-                vec![operation, database],
-            )
-        } else {
-            let labels = vec![KeyValue::new("provider", first), KeyValue::new("model", second)];
-            (labels.clone(), labels)
-        }
+        shape: &OperationShape,
+        spec: &InstrumentSpec,
+        arguments: [&str; 2],
+        bind: impl Fn(&[KeyValue]) -> H,
+    ) -> PerStatus<H> {
+        let by_status =
+            spec.labels.iter().any(|label| shape.label_source(label) == Some(LabelSource::Status));
+        let statuses: &[Status] = if by_status { &Status::ALL } else { &[Status::Success] };
+        PerStatus(
+            statuses
+                .iter()
+                .map(|status| bind(&attributes(self.operation, shape, spec, arguments, *status, "")))
+                .collect(),
+        )
     }
 }
 
-fn status_instruments(
-    meters: &Meters,
-    component: Component,
-) -> (&opentelemetry::metrics::Counter<u64>, &CheckedHistogram) {
-    match component {
-        Component::Mcp => (&meters.mcp_tool_calls, &meters.mcp_tool_duration),
-        Component::Remediation => (&meters.remediation_operations, &meters.remediation_duration),
-        Component::Skill => (&meters.skill_operations, &meters.skill_duration),
-        _ => (&meters.checkpoint_operations, &meters.checkpoint_duration),
-    }
+/// The attributes of one recording on `spec`, in the catalog's label order, each value taken
+/// from where the shape says it comes from.
+fn attributes(
+    operation: &'static str,
+    shape: &OperationShape,
+    spec: &InstrumentSpec,
+    arguments: [&str; 2],
+    status: Status,
+    error_type: &'static str,
+) -> Vec<KeyValue> {
+    spec.labels
+        .iter()
+        .filter_map(|label| {
+            let value: opentelemetry::Value = match shape.label_source(label)? {
+                LabelSource::Operation => operation.into(),
+                LabelSource::Status => status.as_str().into(),
+                LabelSource::ErrorType => error_type.into(),
+                LabelSource::Argument(index) => {
+                    arguments.get(index).copied().unwrap_or_default().to_owned().into()
+                }
+            };
+            Some(KeyValue::new(label.name, value))
+        })
+        .collect()
 }
 
 enum Target {
     Inert,
-    Status(&'static StatusHandles),
-    Agent(&'static [CheckedBoundHistogram; 3]),
-    Labelled(&'static LabelledHandles),
+    Bound {
+        site: &'static SiteHandles,
+        handles: &'static Handles,
+    },
     /// Past the label cache: attributes resolved per call (allocates; rare by design).
     Unbound {
-        meters: &'static Meters,
-        first: Box<str>,
-        second: Box<str>,
+        site: &'static SiteHandles,
+        arguments: [Box<str>; 2],
     },
 }
 
@@ -354,7 +352,6 @@ enum Target {
 /// records `error` while panicking and `cancelled` otherwise (a dropped future).
 #[must_use = "an Op records when finished or dropped"]
 pub struct Op {
-    site: &'static OpSite,
     target: Target,
     started: Option<Ticks>,
     /// The call's span, as the context its body runs in.
@@ -396,12 +393,19 @@ impl Op {
     fn record(&mut self, outcome: Outcome) {
         let Some(started) = self.started else { return };
         let seconds = started.elapsed_seconds();
-        // The common shape inline; everything else out of line, to keep call sites small.
-        if let Target::Status(handles) = &self.target {
-            handles.counters[outcome.status as usize].add(1);
-            handles.duration.record(seconds);
+        // The bound path inline; everything else out of line, to keep call sites small.
+        if let Target::Bound { site, handles } = &self.target {
+            if let Some(counter) = &handles.counter {
+                counter.get(outcome.status).add(1);
+            }
+            if let Some(duration) = &handles.duration {
+                duration.get(outcome.status).record(seconds);
+            }
+            if outcome.status == Status::Error && site.shape.errors().is_some() {
+                record_error(site, &handles.arguments, outcome);
+            }
         } else {
-            self.record_other(outcome, seconds);
+            self.record_unbound(outcome, seconds);
         }
         if self.span.is_some() {
             self.end_span(outcome);
@@ -409,27 +413,29 @@ impl Op {
     }
 
     #[inline(never)]
-    fn record_other(&self, outcome: Outcome, seconds: f64) {
-        let database_error = outcome.status == Status::Error && self.site.component == Component::Database;
-        match &self.target {
-            Target::Inert | Target::Status(_) => {}
-            Target::Agent(durations) => durations[outcome.status as usize].record(seconds),
-            Target::Labelled(handles) => {
-                handles.counter.add(1);
-                handles.duration.record(seconds);
-                if database_error {
-                    record_database_error(outcome, &handles.first);
-                }
-            }
-            Target::Unbound { meters, first, second } => {
-                let (counter_labels, duration_labels) = self.site.labels(first, second);
-                let (counter, duration) = self.site.labelled_instruments(meters);
-                counter.add(1, &counter_labels);
-                duration.record(seconds, &duration_labels);
-                if database_error {
-                    record_database_error(outcome, first);
-                }
-            }
+    fn record_unbound(&self, outcome: Outcome, seconds: f64) {
+        let Target::Unbound { site, arguments } = &self.target else { return };
+        let labels = |spec| {
+            attributes(
+                site.operation,
+                &site.shape,
+                spec,
+                [&*arguments[0], &*arguments[1]],
+                outcome.status,
+                "",
+            )
+        };
+        if let Some(spec) = site.shape.counter()
+            && let Some(counter) = site.meters.u64_counter(spec.name)
+        {
+            counter.add(1, &labels(spec));
+        }
+        let spec = site.shape.duration();
+        if let Some(histogram) = site.meters.f64_histogram(spec.name) {
+            histogram.record(seconds, &labels(spec));
+        }
+        if outcome.status == Status::Error {
+            record_error(site, arguments, outcome);
         }
     }
 
@@ -453,10 +459,14 @@ impl Op {
     }
 }
 
-fn record_database_error(outcome: Outcome, database: &str) {
-    if let Binding::Bound { meters, .. } = binding() {
-        let error_type = KeyValue::new("error_type", known_error_type(outcome.error_type));
-        meters.database_errors.add(1, &[error_type, KeyValue::new("database", database.to_owned())]);
+/// Adds one to the shape's errors counter, if it has one (error path only: not bound).
+#[inline(never)]
+fn record_error(site: &'static SiteHandles, arguments: &[Box<str>; 2], outcome: Outcome) {
+    let Some(spec) = site.shape.errors() else { return };
+    if let Some(counter) = site.meters.u64_counter(spec.name) {
+        let error_type = known_error_type(outcome.error_type);
+        let arguments = [&*arguments[0], &*arguments[1]];
+        counter.add(1, &attributes(site.operation, &site.shape, spec, arguments, outcome.status, error_type));
     }
 }
 
@@ -464,7 +474,7 @@ impl Drop for Op {
     fn drop(&mut self) {
         if !self.finished {
             let status = if std::thread::panicking() { Status::Error } else { Status::Cancelled };
-            let error_type = if status == Status::Error { "other" } else { "" };
+            let error_type = if status == Status::Error { OTHER_ERROR_TYPE } else { "" };
             self.record(Outcome { status, error_type });
         }
     }

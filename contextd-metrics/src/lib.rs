@@ -1,12 +1,16 @@
-//! The contextd metric catalog on OpenTelemetry.
+//! Recording the contextd metric catalog on OpenTelemetry: what a service compiles to record.
 //!
 //! * [`catalog()`] — the 31 instruments as data (name, kind, unit, labels, buckets), the single
 //!   source of truth that the docs, dashboards and alert rules are generated from.
-//! * [`Meters`] — the 22 synchronous instruments as typed fields, created from any
-//!   [`opentelemetry::metrics::Meter`] with their catalog names, units and bucket boundaries.
+//! * [`Meters`] — the 22 synchronous instruments as typed fields, generated from the catalog and
+//!   created from any [`opentelemetry::metrics::Meter`] with their names, units and buckets.
+//! * [`instrument_op`] — one attribute per service method; its runtime takes every instrument,
+//!   label key and closed label value from the catalog entries.
 //! * [`values`] — the derived values a caller would otherwise get wrong (embedding cost,
 //!   remediation hybrid score).
-//! * [`render`] — the catalog as JSON and as the markdown reference in `docs/metrics-catalog.md`.
+//!
+//! The observable gauges live in `contextd-gauges`; rendering the catalog (docs, dashboards)
+//! in `contextd-catalog-tool`, which services never depend on.
 //!
 //! ```
 //! use contextd_metrics::Meters;
@@ -28,12 +32,11 @@
 mod callsite;
 mod checked;
 mod clock;
-pub mod gauges;
 #[allow(unsafe_code)]
 mod global;
 mod meters;
 pub mod redact;
-pub mod render;
+mod skill_success;
 pub mod values;
 
 pub use callsite::{ErrorType, MAX_LABEL_BYTES};
@@ -41,10 +44,12 @@ pub use checked::{
     CheckedBoundCounter, CheckedBoundHistogram, CheckedCounter, CheckedHistogram, refused_measurements,
 };
 pub use contextd_metrics_catalog::{
-    Component, InstrumentKind, InstrumentSpec, LabelSpec, LabelValues, ValueType, buckets,
+    Component, InstrumentKind, InstrumentSpec, LabelSpec, LabelValues, ValueType, buckets, instruments,
+    labels, self_metrics,
 };
-pub use global::{bind_global, bind_global_meters, meters, unbind_global_meters};
+pub use global::{Binder, bind_global, bind_global_meters, meters, on_bind, unbind_global_meters};
 pub use meters::Meters;
+pub use skill_success::SkillSuccessTracker;
 
 /// The instrumentation scope name under which every catalog instrument is created.
 pub const METER_NAME: &str = "contextd";
@@ -83,7 +88,7 @@ pub fn find(name: &str) -> Option<&'static InstrumentSpec> {
 /// must give something `AsRef<str>`.
 ///
 /// On `#[instrument_op("skill", "apply", skill_id = <expr>)]` each completed application also
-/// feeds [`gauges::SkillSuccessTracker::global`] (behind `contextd_skill_success_rate`); the id
+/// feeds [`SkillSuccessTracker::global`] (behind `contextd_skill_success_rate`); the id
 /// is not a label of the counter.
 ///
 /// Status: a `Result` gives `success` or `error` (with the error's [`ErrorType`] where it
@@ -166,7 +171,7 @@ pub mod __private {
 
     /// Feeds a completed skill application to the global success-rate tracker.
     pub fn record_skill_outcome(skill_id: &str, outcome: &Outcome) {
-        crate::gauges::SkillSuccessTracker::global().record(skill_id, outcome.status == Status::Success);
+        crate::SkillSuccessTracker::global().record(skill_id, outcome.status == Status::Success);
     }
 
     /// Wraps a return value for outcome classification by autoref specialisation:
@@ -198,7 +203,7 @@ pub mod __private {
         fn __contextd_outcome(&self) -> Outcome {
             match self.0 {
                 Ok(_) => Outcome::SUCCESS,
-                Err(_) => Outcome::error("other"),
+                Err(_) => Outcome::error(contextd_metrics_catalog::OTHER_ERROR_TYPE),
             }
         }
     }

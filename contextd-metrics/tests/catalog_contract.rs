@@ -76,7 +76,7 @@ fn contract_rows() -> Vec<Row> {
                 (Some(buckets), "")
             }
             InstrumentKind::Gauge => (None, cells[6]),
-            InstrumentKind::Counter => (None, ""),
+            InstrumentKind::Counter | InstrumentKind::ObservedCounter => (None, ""),
         };
         let description = text.split(". ").next().unwrap().to_owned();
         let mut sets = value_sets(text);

@@ -7,7 +7,7 @@ use std::pin::pin;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-mod common;
+use contextd_testkit::points as common;
 
 use contextd_metrics::{ErrorType, instrument_op, instrument_ops};
 use opentelemetry::metrics::MeterProvider as _;
@@ -151,7 +151,7 @@ fn skill_apply_feeds_the_success_rate_without_a_skill_id_label() {
     apply_skill("rollback-deploy".into(), true).unwrap();
     apply_skill("rollback-deploy".into(), false).unwrap_err();
     apply_skill("rollback-deploy".into(), true).unwrap();
-    let rates = contextd_metrics::gauges::SkillSuccessTracker::global().rates();
+    let rates = contextd_metrics::SkillSuccessTracker::global().rates();
     let rate = rates.iter().find(|(id, _)| id == "rollback-deploy").unwrap().1;
     assert!((rate - 2.0 / 3.0).abs() < 1e-12, "{rate}");
     let s = bound.series();

@@ -139,10 +139,10 @@ impl TelemetryGuard {
             "force_flush",
             self.deadline,
             vec![
-                task("metrics", &self.metrics_report, move || {
+                task(&self.metrics_report, move || {
                     meters.force_flush().map_err(|e| metrics_report.explain(&e))
                 }),
-                task("traces", &self.traces_report, move || {
+                task(&self.traces_report, move || {
                     tracers.force_flush().map_err(|e| traces_report.explain(&e))
                 }),
             ],
@@ -170,14 +170,14 @@ impl TelemetryGuard {
             "shutdown",
             self.deadline,
             vec![
-                task("metrics", &self.metrics_report, move || {
+                task(&self.metrics_report, move || {
                     let result = meter_provider.shutdown().map_err(|e| metrics_report.explain(&e));
                     if let Some(endpoint) = prometheus.as_mut() {
                         endpoint.stop();
                     }
                     result
                 }),
-                task("traces", &self.traces_report, move || {
+                task(&self.traces_report, move || {
                     tracer_provider.shutdown().map_err(|e| traces_report.explain(&e))
                 }),
             ],
@@ -202,12 +202,8 @@ impl Drop for TelemetryGuard {
 /// signal was exporting to), and the work.
 type Task = (&'static str, Arc<ExportReport>, Box<dyn FnOnce() -> Result<(), String> + Send>);
 
-fn task(
-    signal: &'static str,
-    report: &Arc<ExportReport>,
-    work: impl FnOnce() -> Result<(), String> + Send + 'static,
-) -> Task {
-    (signal, report.clone(), Box::new(work))
+fn task(report: &Arc<ExportReport>, work: impl FnOnce() -> Result<(), String> + Send + 'static) -> Task {
+    (report.signal(), report.clone(), Box::new(work))
 }
 
 /// Runs each task on a helper thread and waits for them together until `deadline`; `after`

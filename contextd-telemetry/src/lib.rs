@@ -105,11 +105,11 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     let otlp_destination =
         |otlp: bool, signal: &config::OtlpSignalConfig| otlp.then(|| masking::masked_url(&signal.endpoint));
     let metrics_report = Arc::new(report::ExportReport::new(
-        "metrics",
+        report::Signal::Metrics,
         otlp_destination(config.metrics_exporter == MetricsExporter::Otlp, &config.otlp_metrics),
     ));
     let traces_report = Arc::new(report::ExportReport::new(
-        "traces",
+        report::Signal::Traces,
         otlp_destination(config.traces_exporter == TracesExporter::Otlp, &config.otlp_traces),
     ));
     let overflow = Arc::new(overflow::OverflowWatch::default());
@@ -155,63 +155,53 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     Ok(TelemetryGuard::running(parts, config.shutdown_timeout))
 }
 
-/// `contextd_telemetry_exports_total{signal}` and `contextd_telemetry_export_failures_total{signal}`:
-/// the exporters' own outcomes, so a dashboard and an alert can see export trouble (metrics
-/// failures arrive once the backend is reachable again; the counts are cumulative); and
-/// `contextd_telemetry_invalid_measurements_total{instrument, reason}`: values refused by the
-/// checked float instruments.
+/// The pipeline's self-metrics, as the catalog's self-metrics section declares them: export
+/// attempts and failures by signal, dropped spans, and the values the checked float
+/// instruments refused. (The gauge-source failures are registered by `contextd-gauges`.)
 fn register_self_metrics(
     meter: &opentelemetry::metrics::Meter,
     metrics: &Arc<report::ExportReport>,
     traces: &Arc<report::ExportReport>,
     span_queue: &Arc<span_queue::SpanQueue>,
 ) {
+    use contextd_metrics::{labels, self_metrics};
+    use opentelemetry::KeyValue;
+    let counter = |spec: &'static contextd_metrics::InstrumentSpec| {
+        meter.u64_observable_counter(spec.name).with_unit(spec.unit).with_description(spec.description)
+    };
     let queue = span_queue.clone();
-    meter
-        .u64_observable_counter("contextd_telemetry_spans_dropped_total")
-        .with_unit("{span}")
-        .with_description("Spans dropped because the export queue was full (OTEL_BSP_MAX_QUEUE_SIZE)")
+    counter(&self_metrics::SPANS_DROPPED_TOTAL)
         .with_callback(move |observer| observer.observe(queue.dropped(), &[]))
         .build();
-    let reports = [("metrics", metrics.clone()), ("traces", traces.clone())];
+    let reports: Vec<(&'static str, Arc<report::ExportReport>)> =
+        [metrics, traces].map(|report| (report.signal(), report.clone())).to_vec();
     let attempts = reports.clone();
-    meter
-        .u64_observable_counter("contextd_telemetry_exports_total")
-        .with_unit("{export}")
-        .with_description("Export attempts of the telemetry pipeline, by signal")
+    counter(&self_metrics::EXPORTS_TOTAL)
         .with_callback(move |observer| {
             for (signal, report) in &attempts {
                 let stats = report.stats();
-                observer.observe(
-                    stats.succeeded + stats.failed,
-                    &[opentelemetry::KeyValue::new("signal", *signal)],
-                );
+                observer
+                    .observe(stats.succeeded + stats.failed, &[KeyValue::new(labels::SIGNAL.name, *signal)]);
             }
         })
         .build();
-    meter
-        .u64_observable_counter("contextd_telemetry_invalid_measurements_total")
-        .with_unit("{measurement}")
-        .with_description("Measurements refused (NaN, infinite or negative), by instrument and reason")
+    counter(&self_metrics::INVALID_MEASUREMENTS_TOTAL)
         .with_callback(|observer| {
             for (instrument, reason, count) in contextd_metrics::refused_measurements() {
                 observer.observe(
                     count,
                     &[
-                        opentelemetry::KeyValue::new("instrument", instrument),
-                        opentelemetry::KeyValue::new("reason", reason),
+                        KeyValue::new(labels::INSTRUMENT.name, instrument),
+                        KeyValue::new(labels::REFUSED_REASON.name, reason),
                     ],
                 );
             }
         })
         .build();
-    meter
-        .u64_observable_counter("contextd_telemetry_export_failures_total")
-        .with_unit("{export}")
-        .with_description("Failed exports of the telemetry pipeline, by signal")
+    counter(&self_metrics::EXPORT_FAILURES_TOTAL)
         .with_callback(move |observer| {
             for (signal, report) in &reports {
-                observer.observe(report.stats().failed, &[opentelemetry::KeyValue::new("signal", *signal)]);
+                observer.observe(report.stats().failed, &[KeyValue::new(labels::SIGNAL.name, *signal)]);
             }
         })
         .build();

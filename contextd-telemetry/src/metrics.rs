@@ -126,5 +126,11 @@ fn otlp_exporter(
     transport: &Transport,
     report: &Arc<ExportReport>,
 ) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
-    crate::transport::otlp_exporter!(opentelemetry_otlp::MetricExporter, "metrics", signal, transport, report)
+    crate::transport::otlp_exporter!(
+        opentelemetry_otlp::MetricExporter,
+        crate::report::Signal::Metrics.as_str(),
+        signal,
+        transport,
+        report
+    )
 }

@@ -14,10 +14,24 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 /// The shortest time between two logged export errors of one signal.
 const LOG_INTERVAL: Duration = Duration::from_secs(60);
 
+/// A telemetry signal, named as the catalog's `signal` label names it (`metrics`, `traces`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Signal {
+    #[default]
+    Metrics,
+    Traces,
+}
+
+impl Signal {
+    pub(crate) const fn as_str(self) -> &'static str {
+        contextd_metrics::labels::SIGNAL.values.listed()[self as usize]
+    }
+}
+
 /// Export counts of one signal, and what a person needs to read about its failures.
 #[derive(Debug, Default)]
 pub(crate) struct ExportReport {
-    signal: &'static str,
+    signal: Signal,
     /// Where exports go, credentials masked (`None` for the console and the pull endpoint).
     destination: Option<String>,
     succeeded: AtomicU64,
@@ -39,8 +53,13 @@ pub struct ExportStats {
 }
 
 impl ExportReport {
-    pub(crate) fn new(signal: &'static str, destination: Option<String>) -> Self {
+    pub(crate) fn new(signal: Signal, destination: Option<String>) -> Self {
         Self { signal, destination, ..Self::default() }
+    }
+
+    /// The signal's name, for messages and labels.
+    pub(crate) fn signal(&self) -> &'static str {
+        self.signal.as_str()
     }
 
     /// Remembers why a request failed (called by the HTTP client for every attempt).
@@ -94,7 +113,7 @@ impl ExportReport {
             String::new()
         };
         // Destinations are masked and causes are the client's words; header values never reach it.
-        eprintln!("contextd-telemetry: {} {}{also}", self.signal, self.explain(error));
+        eprintln!("contextd-telemetry: {} {}{also}", self.signal(), self.explain(error));
         *last = Some(Instant::now());
         *unlogged = 0;
     }

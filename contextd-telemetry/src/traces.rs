@@ -109,5 +109,11 @@ fn otlp_exporter(
     transport: &Transport,
     report: &Arc<ExportReport>,
 ) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    crate::transport::otlp_exporter!(opentelemetry_otlp::SpanExporter, "traces", signal, transport, report)
+    crate::transport::otlp_exporter!(
+        opentelemetry_otlp::SpanExporter,
+        crate::report::Signal::Traces.as_str(),
+        signal,
+        transport,
+        report
+    )
 }

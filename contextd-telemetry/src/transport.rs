@@ -222,7 +222,7 @@ pub(crate) fn grpc_unavailable(signal: &'static str) -> TelemetryError {
 /// Builds an OTLP exporter (`MetricExporter` or `SpanExporter`) for one signal over HTTP or
 /// gRPC. A macro because the two exporter builders share methods but no trait for `build`.
 macro_rules! otlp_exporter {
-    ($exporter:path, $name:literal, $signal:expr, $transport:expr, $report:expr) => {{
+    ($exporter:path, $name:expr, $signal:expr, $transport:expr, $report:expr) => {{
         let (signal, transport): (&$crate::config::OtlpSignalConfig, &$crate::transport::Transport) =
             ($signal, $transport);
         // The exporter's messages quote the endpoint verbatim, credentials included.

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use contextd_metrics::{InstrumentKind, catalog, render};
+use contextd_catalog_tool as render;
+use contextd_metrics::{InstrumentKind, catalog};
 use contextd_testkit::{VictoriaMetrics, eventually, example_binary, read_http_request};
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -72,7 +73,7 @@ fn committed_dashboards_are_the_fresh_generation_and_cover_all_31_instruments() 
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == format!("{:#}\n", dashboard.json),
-            "{} is out of date; regenerate with\n  cargo run -p contextd-metrics --bin contextd-catalog grafana monitoring/grafana/dashboards",
+            "{} is out of date; regenerate with\n  cargo run -p contextd-catalog-tool -- grafana monitoring/grafana/dashboards",
             path.display()
         );
         assert_eq!(dashboard.json["refresh"], "30s");

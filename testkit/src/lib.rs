@@ -4,6 +4,8 @@
 //! The binary comes from `$VICTORIA_METRICS_BIN` or the folder `scripts/install-victoriametrics`
 //! installs into; when it is missing the test fails with the command that installs it.
 
+pub mod points;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -16,8 +16,11 @@ pub struct TestTypeRules {
     default: &'static str,
 }
 
-/// The `type` label values.
-const TYPES: [&str; 3] = ["unit", "integration", "e2e"];
+/// The `type` label values, in catalog order: unit, integration, e2e.
+const TYPES: &[&str] = contextd_metrics::labels::TEST_TYPE.values.listed();
+const UNIT: usize = 0;
+const INTEGRATION: usize = 1;
+const E2E: usize = 2;
 
 impl TestTypeRules {
     /// The mapping for cargo-nextest reports, where a suite is a test binary:
@@ -27,8 +30,12 @@ impl TestTypeRules {
     /// - `<crate>` alone (the library's `#[cfg(test)]` tests) → `unit`.
     pub fn cargo_nextest() -> Self {
         Self {
-            rules: vec![("e2e".into(), "e2e"), ("::bin/".into(), "unit"), ("::".into(), "integration")],
-            default: "unit",
+            rules: vec![
+                (TYPES[E2E].into(), TYPES[E2E]),
+                ("::bin/".into(), TYPES[UNIT]),
+                ("::".into(), TYPES[INTEGRATION]),
+            ],
+            default: TYPES[UNIT],
         }
     }
 
@@ -61,9 +68,10 @@ impl TestTypeRules {
 
 fn test_type(name: &str) -> Result<&'static str, String> {
     TYPES
-        .into_iter()
+        .iter()
+        .copied()
         .find(|t| *t == name)
-        .ok_or_else(|| format!("unknown test type `{name}`; valid: unit, integration, e2e"))
+        .ok_or_else(|| format!("unknown test type `{name}`; valid: {}", TYPES.join(", ")))
 }
 
 /// Test counts by type.
@@ -80,13 +88,13 @@ pub struct TestsByType {
 impl TestsByType {
     /// `(type, count)` pairs in catalog order.
     pub fn by_label(&self) -> [(&'static str, i64); 3] {
-        [("unit", self.unit), ("integration", self.integration), ("e2e", self.e2e)]
+        [(TYPES[UNIT], self.unit), (TYPES[INTEGRATION], self.integration), (TYPES[E2E], self.e2e)]
     }
 
     fn add(&mut self, test_type: &str) {
-        match test_type {
-            "integration" => self.integration += 1,
-            "e2e" => self.e2e += 1,
+        match TYPES.iter().position(|t| *t == test_type) {
+            Some(INTEGRATION) => self.integration += 1,
+            Some(E2E) => self.e2e += 1,
             _ => self.unit += 1,
         }
     }

@@ -13,7 +13,7 @@ const SLOTS: usize = 12;
 ///
 /// ```
 /// use std::time::Duration;
-/// use contextd_metrics::gauges::SkillSuccessTracker;
+/// use contextd_metrics::SkillSuccessTracker;
 ///
 /// let tracker = SkillSuccessTracker::new(Duration::from_secs(3600), 1000);
 /// tracker.record("deploy-fix", true);

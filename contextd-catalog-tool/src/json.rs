@@ -1,13 +1,13 @@
 use std::fmt::Write as _;
 
-use crate::InstrumentSpec;
+use contextd_metrics_catalog::InstrumentSpec;
 
 /// The catalog as a JSON array, one object per instrument with the keys `name`, `kind`
 /// (`counter` | `histogram` | `gauge`), `value_type` (`u64` | `f64` | `i64`), `unit`,
 /// `description`, `labels` (the label names) and `buckets` (an array, or `null`).
 ///
 /// ```
-/// let json = contextd_metrics::render::json(contextd_metrics::catalog());
+/// let json = contextd_catalog_tool::json(&contextd_metrics_catalog::CATALOG);
 /// assert!(json.starts_with("[\n  {\"name\": \"contextd_mcp_tool_calls_total\""));
 /// ```
 pub fn json(specs: &[InstrumentSpec]) -> String {

@@ -1,12 +1,12 @@
 //! The 9 observable gauges through a real `SdkMeterProvider`: values from fixture reports and
 //! sources, and a failing, slow or panicking source costing only its own point.
 
-mod common;
+use contextd_testkit::points as common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use contextd_metrics::gauges::{
+use contextd_gauges::{
     CacheStats, CountGauge, CoverageFormat, GaugeSources, SkillSuccessTracker, TestTypeRules, TestsByType,
     read_coverage, read_junit, scan_regression_tree,
 };
@@ -118,7 +118,7 @@ fn all_nine_gauges_export_their_sources_values() {
             ])
         })
         .skill_success(tracker)
-        .start(&provider.meter(contextd_metrics::METER_NAME))
+        .start_on(&provider.meter(contextd_metrics::METER_NAME))
         .unwrap();
     settle();
     let points = gauge_points(&provider, &exporter);
@@ -150,7 +150,7 @@ fn failing_slow_and_panicking_sources_lose_only_their_own_point() {
         .count_async(CountGauge::Remediations, std::future::pending::<Result<i64, String>>)
         .count(CountGauge::Skills, || -> Result<i64, String> { panic!("source bug") })
         .coverage(|| Ok::<_, String>(55.0))
-        .start(&provider.meter(contextd_metrics::METER_NAME))
+        .start_on(&provider.meter(contextd_metrics::METER_NAME))
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
     let points = gauge_points(&provider, &exporter);
@@ -185,7 +185,7 @@ fn a_reading_older_than_the_max_age_is_not_reported() {
             }
             Ok::<_, String>(5)
         })
-        .start(&provider.meter(contextd_metrics::METER_NAME))
+        .start_on(&provider.meter(contextd_metrics::METER_NAME))
         .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(
@@ -199,12 +199,12 @@ fn a_reading_older_than_the_max_age_is_not_reported() {
 #[test]
 fn invalid_schedules_and_duplicate_sources_are_errors() {
     let meter = provider().0.meter("x");
-    let error = GaugeSources::new().refresh_interval(Duration::ZERO).start(&meter).unwrap_err();
+    let error = GaugeSources::new().refresh_interval(Duration::ZERO).start_on(&meter).unwrap_err();
     assert!(error.to_string().contains("must be greater than 0"), "{error}");
     let error = GaugeSources::new()
         .count(CountGauge::Skills, || Ok::<_, String>(1))
         .count(CountGauge::Skills, || Ok::<_, String>(2))
-        .start(&meter)
+        .start_on(&meter)
         .unwrap_err();
     assert!(error.to_string().contains("contextd_skills_total has two sources"), "{error}");
 }

@@ -5,14 +5,19 @@
 
 use std::path::Path;
 
+use contextd_metrics::labels;
+
 use super::{ReportError, read};
 
-/// The bug severities, in catalog order.
-pub const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
-/// The bug statuses, in catalog order.
-pub const STATUSES: [&str; 3] = ["open", "fixed", "verified"];
-/// The regression test categories, in catalog order.
-pub const CATEGORIES: [&str; 3] = ["bugs", "security", "performance"];
+/// The bug severities, in catalog order (the values of the `severity` label).
+pub const SEVERITIES: &[&str] = labels::SEVERITY.values.listed();
+/// The bug statuses, in catalog order (the values of the bugs' `status` label).
+pub const STATUSES: &[&str] = labels::BUG_STATUS.values.listed();
+/// The regression test categories, in catalog order (the values of the `category` label); each
+/// is a directory of `tests/regression`.
+pub const CATEGORIES: &[&str] = labels::CATEGORY.values.listed();
+/// The category whose directory also holds the bug records.
+const BUGS: usize = 0;
 
 /// Bugs by severity and status: `counts[severity][status]`, indexed as [`SEVERITIES`] and [`STATUSES`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,8 +30,8 @@ impl BugCounts {
     /// `(severity, status, count)` for all twelve combinations, zeros included.
     pub fn by_label(&self) -> Vec<(&'static str, &'static str, i64)> {
         let mut out = Vec::with_capacity(12);
-        for (s, severity) in SEVERITIES.iter().enumerate() {
-            for (t, status) in STATUSES.iter().enumerate() {
+        for (s, severity) in SEVERITIES.iter().enumerate().take(4) {
+            for (t, status) in STATUSES.iter().enumerate().take(3) {
                 out.push((*severity, *status, self.counts[s][t]));
             }
         }
@@ -73,9 +78,7 @@ pub fn scan_regression_tree(root: &Path) -> Result<(BugCounts, RegressionCounts)
             let is_record = file.extension().is_some_and(|e| e == "md");
             if !is_record {
                 tests.counts[c] += 1;
-            } else if *category == "bugs"
-                && !file.file_name().is_some_and(|n| n.eq_ignore_ascii_case("README.md"))
-            {
+            } else if c == BUGS && !file.file_name().is_some_and(|n| n.eq_ignore_ascii_case("README.md")) {
                 let (severity, status) = bug_fields(&file, &read(&file)?)?;
                 bugs.counts[severity][status] += 1;
             }
@@ -107,7 +110,8 @@ fn bug_fields(path: &Path, text: &str) -> Result<(usize, usize), ReportError> {
             format!("no `{key}:` line; expected `{key}:` followed by one of {}", valid.join(", ")),
         ))
     };
-    Ok((field("severity", &SEVERITIES)?, field("status", &STATUSES)?))
+    // The record's keys are the labels the counts go to.
+    Ok((field(labels::SEVERITY.name, SEVERITIES)?, field(labels::BUG_STATUS.name, STATUSES)?))
 }
 
 #[cfg(test)]

@@ -1,5 +1,4 @@
-//! Reading back what an in-memory exporter received, for the suites of this crate.
-#![allow(dead_code)] // each test binary uses its own subset
+//! Reading back what an in-memory exporter received: one export as (name, attributes) → value.
 
 use std::collections::BTreeMap;
 

@@ -1,30 +1,29 @@
-//! The 9 observable gauges and the sources that feed them.
+//! The 9 observable gauges of the contextd catalog and the sources that feed them, with the
+//! report parsers (coverage, JUnit, the regression tree) some sources read.
 //!
-//! Register a source per gauge on [`GaugeSources`], then [`start`](GaugeSources::start) them on a
-//! meter. Each source is read on its own thread every refresh interval (default 30 s) with a
+//! Register a source per gauge on [`GaugeSources`], then [`start`](GaugeSources::start) them:
+//! the gauges bind through the same registry as every other catalog instrument
+//! ([`contextd_metrics::on_bind`]), so they follow telemetry through every `init`. Each source is read on its own thread every refresh interval (default 30 s) with a
 //! time limit (default 10 s); export-time callbacks only copy the latest reading. A source that
 //! fails, times out or panics loses its own data point — counted, and logged at most once a
 //! minute — while every other gauge and the export go on; a reading older than the maximum age
 //! (default three intervals) is not reported.
 //!
 //! ```no_run
-//! use contextd_metrics::gauges::{CountGauge, GaugeSources, TestTypeRules};
-//! use opentelemetry::metrics::MeterProvider as _;
+//! use contextd_gauges::{CountGauge, GaugeSources, TestTypeRules};
 //!
-//! # let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
 //! let running = GaugeSources::new()
 //!     .count(CountGauge::Checkpoints, || Ok::<_, std::io::Error>(42))
 //!     .coverage_report("target/lcov.info")
 //!     .junit_report("target/nextest/ci/junit.xml", TestTypeRules::cargo_nextest())
 //!     .regression_tree("tests/regression")
-//!     .skill_success(contextd_metrics::gauges::SkillSuccessTracker::global())
-//!     .start(&provider.meter(contextd_metrics::METER_NAME))?;
-//! # Ok::<(), contextd_metrics::gauges::GaugeError>(())
+//!     .skill_success(contextd_metrics::SkillSuccessTracker::global())
+//!     .start()?;
+//! # Ok::<(), contextd_gauges::GaugeError>(())
 //! ```
 
 mod refresher;
 mod reports;
-mod skill_success;
 
 use std::fmt::Display;
 use std::future::Future;
@@ -34,7 +33,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use contextd_metrics_catalog::{InstrumentSpec, ValueType, require};
+/// The tracker behind `contextd_skill_success_rate` (it lives with the recording runtime, which
+/// feeds it from `#[instrument_op("skill", "apply", skill_id = …)]`).
+pub use contextd_metrics::SkillSuccessTracker;
+use contextd_metrics::{InstrumentSpec, ValueType, instruments, labels, self_metrics};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Meter;
 
@@ -43,7 +45,6 @@ pub use reports::{
     BugCounts, CATEGORIES, CoverageFormat, LineCoverage, RegressionCounts, ReportError, SEVERITIES, STATUSES,
     TestTypeRules, TestsByType, parse_coverage, parse_junit, read_coverage, read_junit, scan_regression_tree,
 };
-pub use skill_success::SkillSuccessTracker;
 
 /// The gauges fed by a plain count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,11 +58,11 @@ pub enum CountGauge {
 }
 
 impl CountGauge {
-    fn name(self) -> &'static str {
+    fn spec(self) -> &'static InstrumentSpec {
         match self {
-            Self::Checkpoints => "contextd_checkpoints_total",
-            Self::Remediations => "contextd_remediations_total",
-            Self::Skills => "contextd_skills_total",
+            Self::Checkpoints => &instruments::CHECKPOINTS_TOTAL,
+            Self::Remediations => &instruments::REMEDIATIONS_TOTAL,
+            Self::Skills => &instruments::SKILLS_TOTAL,
         }
     }
 }
@@ -142,8 +143,8 @@ impl GaugeSources {
         self
     }
 
-    fn add(mut self, name: &str, reader: Reader) -> Self {
-        self.sources.push(Source { spec: require(name), reader });
+    fn add(mut self, spec: &'static InstrumentSpec, reader: Reader) -> Self {
+        self.sources.push(Source { spec, reader });
         self
     }
 
@@ -154,7 +155,7 @@ impl GaugeSources {
         read: impl Fn() -> Result<i64, E> + Send + Sync + 'static,
     ) -> Self {
         self.add(
-            gauge.name(),
+            gauge.spec(),
             Reader::Sync(Box::new(move || {
                 Ok(vec![point(vec![], read().map_err(|e| e.to_string())? as f64)])
             })),
@@ -171,7 +172,7 @@ impl GaugeSources {
     {
         let read = Arc::new(read);
         self.add(
-            gauge.name(),
+            gauge.spec(),
             Reader::Async(Box::new(move || {
                 let future = read();
                 Box::pin(
@@ -184,7 +185,7 @@ impl GaugeSources {
     /// `contextd_test_coverage_percent` from a function giving the percentage.
     pub fn coverage<E: Display>(self, read: impl Fn() -> Result<f64, E> + Send + Sync + 'static) -> Self {
         self.add(
-            "contextd_test_coverage_percent",
+            &instruments::TEST_COVERAGE_PERCENT,
             Reader::Sync(Box::new(move || {
                 let percent = read().map_err(|e| e.to_string())?;
                 if !(0.0..=100.0).contains(&percent) {
@@ -207,13 +208,13 @@ impl GaugeSources {
         read: impl Fn() -> Result<TestsByType, E> + Send + Sync + 'static,
     ) -> Self {
         self.add(
-            "contextd_tests_total",
+            &instruments::TESTS_TOTAL,
             Reader::Sync(Box::new(move || {
                 let counts = read().map_err(|e| e.to_string())?;
                 Ok(counts
                     .by_label()
                     .iter()
-                    .map(|(t, n)| point(vec![KeyValue::new("type", *t)], *n as f64))
+                    .map(|(t, n)| point(vec![KeyValue::new(labels::TEST_TYPE.name, *t)], *n as f64))
                     .collect())
             })),
         )
@@ -231,7 +232,7 @@ impl GaugeSources {
         let root = root.into();
         let bugs_root = root.clone();
         self.add(
-            "contextd_bugs_total",
+            &instruments::BUGS_TOTAL,
             Reader::Sync(Box::new(move || {
                 let (bugs, _) = scan_regression_tree(&bugs_root).map_err(|e| e.to_string())?;
                 Ok(bugs
@@ -239,7 +240,10 @@ impl GaugeSources {
                     .into_iter()
                     .map(|(severity, status, n)| {
                         point(
-                            vec![KeyValue::new("severity", severity), KeyValue::new("status", status)],
+                            vec![
+                                KeyValue::new(labels::SEVERITY.name, severity),
+                                KeyValue::new(labels::BUG_STATUS.name, status),
+                            ],
                             n as f64,
                         )
                     })
@@ -247,13 +251,15 @@ impl GaugeSources {
             })),
         )
         .add(
-            "contextd_regression_tests_total",
+            &instruments::REGRESSION_TESTS_TOTAL,
             Reader::Sync(Box::new(move || {
                 let (_, tests) = scan_regression_tree(&root).map_err(|e| e.to_string())?;
                 Ok(reports::CATEGORIES
                     .iter()
                     .zip(tests.counts)
-                    .map(|(category, n)| point(vec![KeyValue::new("category", *category)], n as f64))
+                    .map(|(category, n)| {
+                        point(vec![KeyValue::new(labels::CATEGORY.name, *category)], n as f64)
+                    })
                     .collect())
             })),
         )
@@ -266,7 +272,7 @@ impl GaugeSources {
         read: impl Fn() -> Result<Vec<CacheStats>, E> + Send + Sync + 'static,
     ) -> Self {
         self.add(
-            "contextd_embedding_cache_hit_ratio",
+            &instruments::EMBEDDING_CACHE_HIT_RATIO,
             Reader::Sync(Box::new(move || {
                 let stats = read().map_err(|e| e.to_string())?;
                 Ok(stats
@@ -274,7 +280,7 @@ impl GaugeSources {
                     .filter(|s| s.hits + s.misses > 0)
                     .map(|s| {
                         let ratio = s.hits as f64 / (s.hits + s.misses) as f64;
-                        point(vec![KeyValue::new("model", s.model)], ratio)
+                        point(vec![KeyValue::new(labels::MODEL.name, s.model)], ratio)
                     })
                     .collect())
             })),
@@ -287,11 +293,32 @@ impl GaugeSources {
         self
     }
 
-    /// Starts one thread per source and registers the gauges on `meter`.
+    /// Starts one thread per source and registers the gauges through the catalog's one registry
+    /// ([`contextd_metrics::on_bind`]): on the meter of the running telemetry, and again on the
+    /// meter of every later `init`.
     ///
     /// # Errors
     /// A zero refresh interval, timeout or maximum age, or the same gauge registered twice.
-    pub fn start(self, meter: &Meter) -> Result<RunningGauges, GaugeError> {
+    pub fn start(self) -> Result<RunningGauges, GaugeError> {
+        let (mut running, register) = self.spawn()?;
+        running.binder = Some(contextd_metrics::on_bind(move |meter| register(meter)));
+        Ok(running)
+    }
+
+    /// As [`start`](Self::start), on `meter` only: for a meter provider of your own (a test's,
+    /// say) rather than the one `contextd_telemetry::init` runs.
+    ///
+    /// # Errors
+    /// As for [`start`](Self::start).
+    pub fn start_on(self, meter: &Meter) -> Result<RunningGauges, GaugeError> {
+        let (running, register) = self.spawn()?;
+        register(meter);
+        Ok(running)
+    }
+
+    /// Starts the source threads; returns them and what registers the gauges on a meter.
+    #[allow(clippy::type_complexity, reason = "one closure, built and used right here")]
+    fn spawn(self) -> Result<(RunningGauges, Box<dyn Fn(&Meter) + Send + Sync>), GaugeError> {
         let Schedule { interval, timeout, max_age } = self.schedule;
         if interval.is_zero() || timeout.is_zero() || max_age.is_zero() {
             return Err(GaugeError(format!(
@@ -304,7 +331,8 @@ impl GaugeSources {
             return Err(GaugeError(format!("{} has two sources; register one per gauge", pair[0])));
         }
         let stop = Arc::new(StopSignal::default());
-        let mut running = RunningGauges { stop: stop.clone(), snapshots: Vec::new() };
+        let mut running = RunningGauges { stop: stop.clone(), snapshots: Vec::new(), binder: None };
+        let mut gauges: Vec<(&'static InstrumentSpec, Arc<Snapshot>)> = Vec::new();
         for source in self.sources {
             let snapshot = Arc::new(Snapshot::default());
             refresher::spawn(source.spec.name, source.reader, snapshot.clone(), self.schedule, stop.clone())
@@ -312,20 +340,27 @@ impl GaugeSources {
                     GaugeError(format!("cannot start the source thread of {}: {e}", source.spec.name))
                 })?;
             running.snapshots.push((source.spec.name, snapshot.clone()));
-            register(meter, source.spec, move || snapshot.fresh(max_age).unwrap_or_default());
+            gauges.push((source.spec, snapshot));
         }
-        register_failures(meter, &running.snapshots);
-        if let Some(tracker) = self.tracker {
-            let spec = require("contextd_skill_success_rate");
-            register(meter, spec, move || {
-                tracker
-                    .rates()
-                    .into_iter()
-                    .map(|(id, rate)| point(vec![KeyValue::new("skill_id", id)], rate))
-                    .collect()
-            });
-        }
-        Ok(running)
+        let snapshots = running.snapshots.clone();
+        let tracker = self.tracker;
+        let register_all = move |meter: &Meter| {
+            for (spec, snapshot) in &gauges {
+                let snapshot = snapshot.clone();
+                register(meter, spec, move || snapshot.fresh(max_age).unwrap_or_default());
+            }
+            register_failures(meter, &snapshots);
+            if let Some(tracker) = tracker {
+                register(meter, &instruments::SKILL_SUCCESS_RATE, move || {
+                    tracker
+                        .rates()
+                        .into_iter()
+                        .map(|(id, rate)| point(vec![KeyValue::new(labels::SKILL_ID.name, id)], rate))
+                        .collect()
+                });
+            }
+        };
+        Ok((running, Box::new(register_all)))
     }
 }
 
@@ -333,20 +368,22 @@ impl GaugeSources {
 /// panic), so a failing source shows on a dashboard and can raise an alert.
 fn register_failures(meter: &Meter, snapshots: &[(&'static str, Arc<Snapshot>)]) {
     let snapshots = snapshots.to_vec();
+    let spec = &self_metrics::GAUGE_SOURCE_FAILURES_TOTAL;
+    let reasons = labels::FAILURE_REASON.values.listed();
     meter
-        .u64_observable_counter("contextd_telemetry_gauge_source_failures_total")
-        .with_unit("{failure}")
-        .with_description("Failed reads of gauge sources, by gauge and reason")
+        .u64_observable_counter(spec.name)
+        .with_unit(spec.unit)
+        .with_description(spec.description)
         .with_callback(move |observer| {
             for (gauge, snapshot) in &snapshots {
-                for (reason, count) in [
-                    ("error", &snapshot.errors),
-                    ("timeout", &snapshot.timeouts),
-                    ("panic", &snapshot.panics),
-                ] {
+                let counts = [&snapshot.errors, &snapshot.timeouts, &snapshot.panics];
+                for (reason, count) in reasons.iter().zip(counts) {
                     observer.observe(
                         count.load(Ordering::Relaxed),
-                        &[KeyValue::new("gauge", *gauge), KeyValue::new("reason", reason)],
+                        &[
+                            KeyValue::new(labels::GAUGE.name, *gauge),
+                            KeyValue::new(labels::FAILURE_REASON.name, *reason),
+                        ],
                     );
                 }
             }
@@ -395,6 +432,8 @@ fn register(
 pub struct RunningGauges {
     stop: Arc<StopSignal>,
     snapshots: Vec<(&'static str, Arc<Snapshot>)>,
+    /// The registration on every binding's meter (for [`GaugeSources::start`]).
+    binder: Option<contextd_metrics::Binder>,
 }
 
 /// Failures of one gauge's source since it started.

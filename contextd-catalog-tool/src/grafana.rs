@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Component, InstrumentKind, InstrumentSpec};
+use contextd_metrics_catalog::{Component, InstrumentKind, InstrumentSpec, labels, self_metrics};
 
 /// A generated dashboard: its file name under `monitoring/grafana/dashboards/` and its JSON.
 #[derive(Debug, Clone)]
@@ -46,8 +46,16 @@ fn group_label(spec: &InstrumentSpec) -> Option<&'static str> {
     spec.labels.first().map(|l| l.name)
 }
 
-fn operation_filter(spec: &InstrumentSpec) -> &'static str {
-    if spec.label("operation").is_some() { r#"operation=~"$operation""# } else { "" }
+/// The key of the `operation` label (the dashboards' `$operation` variable filters on it).
+const OPERATION: &str = labels::CHECKPOINT_OPERATION.name;
+
+fn operation_filter(spec: &InstrumentSpec) -> String {
+    if spec.label(OPERATION).is_some() { format!(r#"{OPERATION}=~"$operation""#) } else { String::new() }
+}
+
+/// `status="error"`, from the catalog's `status` label.
+fn failed() -> String {
+    format!(r#"{}="{}""#, labels::STATUS.name, labels::STATUS.values.listed()[1])
 }
 
 /// The panels of one catalog instrument: (title, unit, queries with legends).
@@ -55,9 +63,9 @@ fn instrument_panels(spec: &InstrumentSpec) -> Vec<PanelSpec> {
     let unit = grafana_unit(spec);
     let by = group_label(spec).map(|l| format!(" by ({l})")).unwrap_or_default();
     let legend = group_label(spec).map(|l| format!("{{{{{l}}}}}")).unwrap_or_else(|| spec.name.to_owned());
-    let ops = operation_filter(spec);
+    let ops = &operation_filter(spec);
     match spec.kind {
-        InstrumentKind::Counter => {
+        InstrumentKind::Counter | InstrumentKind::ObservedCounter => {
             let rate = format!("sum{by} (rate({}[$__rate_interval]))", selector(spec.name, ops));
             let mut panels =
                 vec![(format!("{} — rate", spec.description), "ops", vec![(rate, legend.clone())])];
@@ -73,12 +81,9 @@ fn instrument_panels(spec: &InstrumentSpec) -> Vec<PanelSpec> {
                     ),
                 ];
             }
-            if spec.label("status").is_some() {
-                let errors = ratio(
-                    &by,
-                    &selector(spec.name, &join(ops, r#"status="error""#)),
-                    &selector(spec.name, ops),
-                );
+            if spec.label(labels::STATUS.name).is_some() {
+                let errors =
+                    ratio(&by, &selector(spec.name, &join(ops, &failed())), &selector(spec.name, ops));
                 panels.push((
                     format!("{} — error ratio", spec.description),
                     "percentunit",
@@ -195,11 +200,11 @@ fn service_panels() -> Vec<PanelSpec> {
             "percentunit",
             vec![(
                 ratio(
-                    " by (signal)",
-                    &selector("contextd_telemetry_export_failures_total", ""),
-                    &selector("contextd_telemetry_exports_total", ""),
+                    &format!(" by ({})", labels::SIGNAL.name),
+                    &selector(self_metrics::EXPORT_FAILURES_TOTAL.name, ""),
+                    &selector(self_metrics::EXPORTS_TOTAL.name, ""),
                 ),
-                "{{signal}}".into(),
+                format!("{{{{{}}}}}", labels::SIGNAL.name),
             )],
         ),
     ]
@@ -262,7 +267,7 @@ fn dashboard(uid: &str, title: &str, panels: Vec<PanelSpec>, home: bool) -> Valu
         "templating": {"list": [
             variable("environment", "Environment", "label_values(deployment_environment_name)"),
             variable("instance", "Service instance", "label_values(service_instance_id)"),
-            variable("operation", "Operation", "label_values(operation)"),
+            variable("operation", "Operation", &format!("label_values({OPERATION})")),
             {"name": "service", "type": "query", "datasource": {"type": "prometheus", "uid": "victoriametrics"},
              "query": {"query": "label_values(service_name)", "refId": "service"}, "definition": "label_values(service_name)",
              "refresh": 2, "hide": 2},

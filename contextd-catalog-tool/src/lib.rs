@@ -1,8 +1,8 @@
 //! The catalog rendered for people and tools: JSON for scripts, markdown for the docs, Grafana
-//! dashboards for operators.
+//! dashboards for operators. A build-time tool: services never depend on it.
 //!
 //! `docs/metrics-catalog.md` is exactly [`markdown`]'s output (a test checks it), produced by
-//! `cargo run -p contextd-metrics --bin contextd-catalog markdown`.
+//! `cargo run -p contextd-catalog-tool -- markdown`.
 
 mod grafana;
 mod json;
