@@ -67,3 +67,33 @@ fn unknown_format_is_a_usage_error_listing_the_valid_ones() {
     assert!(output.stdout.is_empty());
     assert_eq!(run_catalog(&[]).status.code(), Some(2));
 }
+
+/// Every `contextd_…` series the hand-tuned alert rules and their runbook query is an entry of
+/// the table (a catalog instrument or a self-metric), so a renamed entry cannot leave a rule
+/// watching nothing.
+#[test]
+fn alert_rules_and_runbook_query_only_names_of_the_table() {
+    let known: Vec<&str> = contextd_metrics_catalog::CATALOG
+        .iter()
+        .chain(contextd_metrics_catalog::SELF_METRICS.iter())
+        .map(|s| s.name)
+        .collect();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    for file in ["monitoring/alerts/contextd.yml", "docs/runbook.md"] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        let mut seen = 0;
+        for (index, _) in text.match_indices("contextd_") {
+            let word: String =
+                text[index..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if word == "contextd_" {
+                continue; // a pattern such as `contextd_<component>_…` or `contextd_.+`
+            }
+            let series = ["_bucket", "_count", "_sum"]
+                .iter()
+                .fold(word.as_str(), |w, s| w.strip_suffix(s).unwrap_or(w));
+            assert!(known.contains(&series), "{file} queries `{word}`, which is not in the table");
+            seen += 1;
+        }
+        assert!(seen > 0, "{file} names no series");
+    }
+}

@@ -133,6 +133,7 @@ struct Handles {
 /// Distinct argument-label combinations a site binds; further ones take the unbound path.
 const LABEL_CACHE: usize = 8;
 
+#[allow(clippy::large_enum_variant, reason = "built once per site and binding, never moved on a hot path")]
 enum Targets {
     /// A site without argument labels: one set of handles.
     Fixed(Handles),

@@ -11,8 +11,9 @@ use contextd_metrics_catalog::{CATALOG, CATALOG_LEN};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{BoundCounter, BoundHistogram, Counter, Histogram};
 
-/// Why a value was refused.
-const REASONS: [&str; 3] = ["nan", "infinite", "negative"];
+/// Why a value was refused: the catalog's `reason` values of the refused-measurements
+/// self-metric (nan, infinite, negative), in that order.
+const REASONS: &[&str] = contextd_metrics_catalog::labels::REFUSED_REASON.values.listed();
 
 /// Refused values per catalog entry (by index) and reason.
 static REFUSED: [[AtomicU64; 3]; CATALOG_LEN] = [const { [const { AtomicU64::new(0) }; 3] }; CATALOG_LEN];

@@ -39,7 +39,7 @@ pub mod redact;
 mod skill_success;
 pub mod values;
 
-pub use callsite::{ErrorType, MAX_LABEL_BYTES};
+pub use callsite::{ErrorType, MAX_LABEL_BYTES, Status};
 pub use checked::{
     CheckedBoundCounter, CheckedBoundHistogram, CheckedCounter, CheckedHistogram, refused_measurements,
 };

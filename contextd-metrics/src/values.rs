@@ -21,12 +21,9 @@ pub enum EmbeddingProvider {
 }
 
 impl EmbeddingProvider {
-    /// The label value: `openai` or `tei`.
+    /// The label value, from the catalog's `provider` label: `openai` or `tei`.
     pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::OpenAi => "openai",
-            Self::Tei => "tei",
-        }
+        contextd_metrics_catalog::labels::PROVIDER.values.listed()[self as usize]
     }
 }
 

@@ -6,24 +6,22 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
-use crate::error::{ShutdownError, TelemetryError};
+use crate::error::ShutdownError;
+use crate::globals::Globals;
 use crate::prometheus::{PrometheusEndpoint, PrometheusHandler};
 use crate::report::{ExportReport, ExportStats};
 use crate::transport::Transport;
 
-/// Set while a guard is alive, so a second `init` is refused instead of replacing providers
-/// under a running service.
-pub(crate) static ACTIVE: AtomicBool = AtomicBool::new(false);
-
 /// What a running telemetry instance owns.
 pub(crate) struct Parts {
+    /// The process-wide state it installed; dropped first at shutdown.
+    pub(crate) globals: Globals,
     pub(crate) meter_provider: SdkMeterProvider,
     pub(crate) tracer_provider: SdkTracerProvider,
     pub(crate) prometheus: Option<PrometheusEndpoint>,
@@ -49,7 +47,6 @@ pub struct TelemetryGuard {
     traces_report: Arc<ExportReport>,
     overflow: Arc<crate::overflow::OverflowWatch>,
     span_queue: Arc<crate::span_queue::SpanQueue>,
-    owns_globals: bool,
 }
 
 impl std::fmt::Debug for TelemetryGuard {
@@ -73,7 +70,6 @@ impl TelemetryGuard {
             span_queue: parts.span_queue.clone(),
             parts: Some(parts),
             deadline,
-            owns_globals: true,
         }
     }
 
@@ -88,7 +84,6 @@ impl TelemetryGuard {
             traces_report: Arc::default(),
             overflow: Arc::default(),
             span_queue: Arc::default(),
-            owns_globals: false,
         }
     }
 
@@ -161,10 +156,9 @@ impl TelemetryGuard {
 
     fn shutdown_inner(&mut self) -> Result<(), ShutdownError> {
         let Some(parts) = self.parts.take() else { return Ok(()) };
-        if self.owns_globals {
-            crate::unset_globals();
-        }
-        let Parts { meter_provider, tracer_provider, mut prometheus, transport, .. } = parts;
+        let Parts { globals, meter_provider, tracer_provider, mut prometheus, transport, .. } = parts;
+        // Recording goes nowhere from here on; the claim is released once the exporters stop.
+        let claim = globals.uninstall();
         let (metrics_report, traces_report) = (self.metrics_report.clone(), self.traces_report.clone());
         let result = run_with_deadline(
             "shutdown",
@@ -185,7 +179,7 @@ impl TelemetryGuard {
             // be dropped on the caller's async runtime threads, nor while an export uses them.
             Box::new(move || drop(transport)),
         );
-        ACTIVE.store(false, Ordering::SeqCst);
+        drop(claim);
         result
     }
 }
@@ -261,12 +255,4 @@ fn run_with_deadline(
         }
     }
     if failures.is_empty() { Ok(()) } else { Err(ShutdownError { operation, failures }) }
-}
-
-/// The error for a second `init` while a guard is alive.
-pub(crate) fn claim() -> Result<(), TelemetryError> {
-    ACTIVE
-        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-        .map(drop)
-        .map_err(|_| TelemetryError::AlreadyInitialized)
 }

@@ -264,7 +264,8 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.end(None, Some("cancelled".to_owned()));
+        // The catalog's word for a call whose future was dropped.
+        self.end(None, Some(contextd_metrics::Status::Cancelled.as_str().to_owned()));
     }
 }
 

@@ -31,6 +31,7 @@ pub mod config;
 mod console;
 mod error;
 mod exposition;
+mod globals;
 mod guard;
 #[cfg(feature = "http")]
 pub mod http;
@@ -89,18 +90,13 @@ impl TelemetryConfig {
         if self.disabled {
             return Ok(TelemetryGuard::disabled());
         }
-        guard::claim()?;
-        match start(&self) {
-            Ok(guard) => Ok(guard),
-            Err(error) => {
-                guard::ACTIVE.store(false, std::sync::atomic::Ordering::SeqCst);
-                Err(error)
-            }
-        }
+        // Released again if starting fails (the claim undoes itself when dropped).
+        let claim = globals::Claim::take()?;
+        start(&self, claim)
     }
 }
 
-fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+fn start(config: &TelemetryConfig, claim: globals::Claim) -> Result<TelemetryGuard, TelemetryError> {
     let transport = transport::Transport::default();
     let otlp_destination =
         |otlp: bool, signal: &config::OtlpSignalConfig| otlp.then(|| masking::masked_url(&signal.endpoint));
@@ -117,12 +113,10 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     let span_queue = Arc::new(span_queue::SpanQueue::default());
     let tracer_provider = traces::build(config, &transport, &traces_report, &span_queue)?;
 
-    opentelemetry::global::set_meter_provider(metrics.provider.clone());
-    opentelemetry::global::set_tracer_provider(tracer_provider.clone());
     // Wrapped operations start spans on the SDK tracer directly; with no span exporter they start none.
     let tracer = (config.traces_exporter != TracesExporter::None)
         .then(|| opentelemetry::trace::TracerProvider::tracer(&tracer_provider, TRACER_NAME));
-    contextd_metrics::bind_global(&metrics.provider.meter(contextd_metrics::METER_NAME), tracer);
+    let globals = claim.install(&metrics.provider, &tracer_provider, tracer);
     register_self_metrics(
         &metrics.provider.meter(contextd_metrics::METER_NAME),
         &metrics_report,
@@ -143,6 +137,7 @@ fn start(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
         install_tracing_subscriber();
     }
     let parts = guard::Parts {
+        globals,
         meter_provider: metrics.provider,
         tracer_provider,
         prometheus: metrics.prometheus,
@@ -205,13 +200,6 @@ fn register_self_metrics(
             }
         })
         .build();
-}
-
-/// Points the globals back at no-op providers, so nothing records into a shut-down pipeline.
-fn unset_globals() {
-    opentelemetry::global::set_meter_provider(opentelemetry::metrics::noop::NoopMeterProvider::new());
-    opentelemetry::global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
-    contextd_metrics::unbind_global_meters();
 }
 
 /// A `tracing` layer that turns `tracing` spans into OpenTelemetry spans of the global tracer

@@ -15,7 +15,7 @@ use crate::error::TelemetryError;
 use crate::naming::{SeriesKind, catalog_wire_unit};
 use crate::overflow::OverflowWatch;
 use crate::prometheus::PrometheusEndpoint;
-use crate::report::{ExportReport, Reporting};
+use crate::report::{ExportReport, ReportingMetrics};
 use crate::transport::Transport;
 
 /// The meter provider and what serves it.
@@ -42,12 +42,7 @@ pub(crate) fn build(
                 }
                 _ => MetricExporterKind::Console(ConsoleMetricExporter),
             };
-            let exporter = Reporting {
-                inner,
-                report: report.clone(),
-                overflow: Some(overflow.clone()),
-                span_queue: None,
-            };
+            let exporter = ReportingMetrics { inner, report: report.clone(), overflow: overflow.clone() };
             (
                 builder
                     .with_reader(PeriodicReader::builder(exporter).with_interval(interval).build())

@@ -126,22 +126,17 @@ impl ExportReport {
     }
 }
 
-/// An exporter wrapper that records every export's outcome in an [`ExportReport`].
+/// A metric exporter that records every export's outcome and checks it for cardinality overflow.
 #[derive(Debug)]
-pub(crate) struct Reporting<E> {
+pub(crate) struct ReportingMetrics<E> {
     pub(crate) inner: E,
     pub(crate) report: Arc<ExportReport>,
-    /// Checks metric exports for cardinality overflow (`None` for spans).
-    pub(crate) overflow: Option<Arc<crate::overflow::OverflowWatch>>,
-    /// Told how many spans each finished batch held (`None` for metrics).
-    pub(crate) span_queue: Option<Arc<crate::span_queue::SpanQueue>>,
+    pub(crate) overflow: Arc<crate::overflow::OverflowWatch>,
 }
 
-impl<E: PushMetricExporter> PushMetricExporter for Reporting<E> {
+impl<E: PushMetricExporter> PushMetricExporter for ReportingMetrics<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        if let Some(overflow) = &self.overflow {
-            overflow.check(metrics);
-        }
+        self.overflow.check(metrics);
         let result = self.inner.export(metrics).await;
         self.report.record(&result);
         result
@@ -160,14 +155,21 @@ impl<E: PushMetricExporter> PushMetricExporter for Reporting<E> {
     }
 }
 
-impl<E: SpanExporter> SpanExporter for Reporting<E> {
+/// A span exporter that records every export's outcome and tells the span queue how many spans
+/// each finished batch held.
+#[derive(Debug)]
+pub(crate) struct ReportingSpans<E> {
+    pub(crate) inner: E,
+    pub(crate) report: Arc<ExportReport>,
+    pub(crate) queue: Arc<crate::span_queue::SpanQueue>,
+}
+
+impl<E: SpanExporter> SpanExporter for ReportingSpans<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let spans = batch.len();
         let result = self.inner.export(batch).await;
         self.report.record(&result);
-        if let Some(queue) = &self.span_queue {
-            queue.done(spans);
-        }
+        self.queue.done(spans);
         result
     }
 

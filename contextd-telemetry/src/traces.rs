@@ -10,7 +10,7 @@ use opentelemetry_sdk::trace::{
 use crate::config::{OtlpSignalConfig, SamplerConfig, TelemetryConfig, TracesExporter};
 use crate::console::ConsoleSpanExporter;
 use crate::error::TelemetryError;
-use crate::report::{ExportReport, Reporting};
+use crate::report::{ExportReport, ReportingSpans};
 use crate::span_queue::{Bounded, SpanQueue};
 use crate::transport::Transport;
 
@@ -29,13 +29,12 @@ pub(crate) fn build(
         .with_max_export_batch_size(config.batch.max_export_batch_size)
         .build();
     // Spans beyond the queue bound are dropped and counted in front of the batch processor.
-    let bounded = |exporter: Reporting<_>| Bounded {
+    let bounded = |exporter: ReportingSpans<_>| Bounded {
         inner: BatchSpanProcessor::builder(exporter).with_batch_config(batch).build(),
         queue: queue.clone(),
         capacity: config.batch.max_queue_size,
     };
-    let reporting =
-        |inner| Reporting { inner, report: report.clone(), overflow: None, span_queue: Some(queue.clone()) };
+    let reporting = |inner| ReportingSpans { inner, report: report.clone(), queue: queue.clone() };
     let provider = match config.traces_exporter {
         TracesExporter::Otlp => {
             // The thread-based batch processor has no export timeout of its own: OTEL_BSP_EXPORT_TIMEOUT

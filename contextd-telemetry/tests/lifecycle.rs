@@ -309,3 +309,42 @@ fn the_pull_handler_mounts_on_a_services_own_router_without_a_port_of_its_own() 
     telemetry.shutdown().unwrap();
     assert_eq!(handler.respond().status(), 500, "a handler kept past shutdown says it cannot collect");
 }
+
+#[contextd_metrics::instrument_op("checkpoint", "list")]
+fn list_checkpoints() -> usize {
+    3
+}
+
+#[test]
+fn reinitialising_rebinds_gauges_and_wrapped_operations_alike() {
+    use contextd_gauges::{CountGauge, GaugeSources};
+    let _serial = serial();
+    let scope = "otel_scope_name=\"contextd\"";
+    let gauge = format!("contextd_checkpoints_total{{{scope}}} 41\n");
+    let wrapped =
+        format!("contextd_checkpoint_operations_total{{operation=\"list\",status=\"success\",{scope}}} 1\n");
+    let first = prometheus_config().init().unwrap();
+    let _gauges = GaugeSources::new()
+        .refresh_interval(std::time::Duration::from_millis(50))
+        .count(CountGauge::Checkpoints, || Ok::<_, String>(41))
+        .start()
+        .unwrap();
+    list_checkpoints();
+    let address = first.prometheus_address().unwrap();
+    common::eventually(std::time::Duration::from_secs(5), "the gauge and the wrapped call", || {
+        let (_, body) = get(address, "/metrics");
+        (body.contains(&gauge) && body.contains(&wrapped)).then_some(())
+    });
+    first.shutdown().unwrap();
+
+    // A new pipeline: both the gauge and the call site bind to it without being told.
+    let second = prometheus_config().init().unwrap();
+    list_checkpoints();
+    let address = second.prometheus_address().unwrap();
+    let body = common::eventually(std::time::Duration::from_secs(5), "both again after re-init", || {
+        let (_, body) = get(address, "/metrics");
+        (body.contains(&gauge) && body.contains(&wrapped)).then_some(body)
+    });
+    assert_eq!(body.matches("contextd_checkpoints_total{").count(), 1, "registered once: {body}");
+    second.shutdown().unwrap();
+}

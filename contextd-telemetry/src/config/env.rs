@@ -1,0 +1,375 @@
+//! Reading the configuration from `OTEL_*` variables: each variable is declared once below,
+//! parsed exactly once, and a malformed value is an error naming it and what would be valid.
+
+use std::time::Duration;
+
+use super::parse::{
+    PROTOCOLS, URL, check_http_url, parse_bool, parse_compression, parse_headers, parse_key_values,
+    parse_protocol, parse_ratio,
+};
+use super::{
+    BatchSpanConfig, DEFAULT_SHUTDOWN_TIMEOUT, MetricsExporter, OtlpCompression, OtlpProtocol,
+    OtlpSignalConfig, SamplerConfig, TelemetryConfig, TracesExporter,
+};
+use crate::error::TelemetryError;
+use crate::masking;
+use names::*;
+
+/// Declares each variable once, as a constant named after it, and [`VARIABLES`] listing them all.
+macro_rules! variables {
+    ($($name:ident,)*) => {
+        /// The variables, each a constant holding its own name.
+        #[allow(missing_docs)]
+        pub(super) mod names {
+            $( pub const $name: &str = stringify!($name); )*
+        }
+
+        /// Every variable `from_env` reads, for error messages and the configuration reference.
+        pub const VARIABLES: &[&str] = &[$(names::$name),*];
+    };
+}
+
+variables! {
+    OTEL_SDK_DISABLED,
+    OTEL_SERVICE_NAME,
+    OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_ENVIRONMENT,
+    OTEL_METRICS_EXPORTER,
+    OTEL_TRACES_EXPORTER,
+    OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS,
+    OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+    OTEL_EXPORTER_OTLP_TIMEOUT,
+    OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+    OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+    OTEL_EXPORTER_OTLP_COMPRESSION,
+    OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
+    OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
+    OTEL_EXPORTER_OTLP_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+    OTEL_METRIC_EXPORT_INTERVAL,
+    OTEL_EXPORTER_PROMETHEUS_HOST,
+    OTEL_EXPORTER_PROMETHEUS_PORT,
+    OTEL_TRACES_SAMPLER,
+    OTEL_TRACES_SAMPLER_ARG,
+    OTEL_BSP_SCHEDULE_DELAY,
+    OTEL_BSP_MAX_QUEUE_SIZE,
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_BSP_EXPORT_TIMEOUT,
+}
+
+/// Reads variables through a lookup function, so tests and embedders need not touch the
+/// process environment.
+struct Env<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn get(&self, variable: &str) -> Option<String> {
+        (self.0)(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn parse<T>(
+        &self,
+        variable: &'static str,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, TelemetryError> {
+        self.parse_explained(variable, expected, |value| parse(value).ok_or(None))
+    }
+
+    /// As [`parse`](Self::parse), for parsers that can say what is wrong (`Err(Some(problem))`).
+    fn parse_explained<T>(
+        &self,
+        variable: &'static str,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Result<T, Option<String>>,
+    ) -> Result<Option<T>, TelemetryError> {
+        match self.get(variable) {
+            None => Ok(None),
+            Some(value) => match parse(&value) {
+                Ok(parsed) => Ok(Some(parsed)),
+                Err(problem) => Err(invalid_because(variable, &value, problem, expected)),
+            },
+        }
+    }
+
+    fn millis(&self, variable: &'static str) -> Result<Option<Duration>, TelemetryError> {
+        self.parse(variable, "a whole number of milliseconds, e.g. 5000", |v| {
+            v.parse::<u64>().ok().map(Duration::from_millis)
+        })
+    }
+
+    fn positive_millis(&self, variable: &'static str) -> Result<Option<Duration>, TelemetryError> {
+        self.parse(variable, "a whole number of milliseconds greater than 0, e.g. 5000", |v| {
+            v.parse::<u64>().ok().filter(|ms| *ms > 0).map(Duration::from_millis)
+        })
+    }
+
+    fn count(&self, variable: &'static str) -> Result<Option<usize>, TelemetryError> {
+        self.parse(variable, "a whole number greater than 0", |v| v.parse::<usize>().ok().filter(|n| *n > 0))
+    }
+}
+
+fn invalid(variable: &'static str, value: &str, expected: &str) -> TelemetryError {
+    invalid_because(variable, value, None, expected)
+}
+
+/// The error for a malformed variable; values that can carry credentials are masked here, so no
+/// error (nor its `Debug`) ever holds them.
+fn invalid_because(
+    variable: &'static str,
+    value: &str,
+    problem: Option<String>,
+    expected: &str,
+) -> TelemetryError {
+    TelemetryError::InvalidEnv {
+        variable,
+        value: masking::shown(variable, value),
+        problem,
+        expected: expected.to_owned(),
+    }
+}
+
+/// Which signal a per-signal variable belongs to.
+#[derive(Clone, Copy)]
+struct Signal {
+    path: &'static str,
+    endpoint_var: &'static str,
+    protocol_var: &'static str,
+    headers_var: &'static str,
+    timeout_var: &'static str,
+    compression_var: &'static str,
+    certificate_var: &'static str,
+}
+
+const METRICS: Signal = Signal {
+    path: "/v1/metrics",
+    endpoint_var: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+    protocol_var: OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+    headers_var: OTEL_EXPORTER_OTLP_METRICS_HEADERS,
+    timeout_var: OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+    compression_var: OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
+    certificate_var: OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+};
+
+const TRACES: Signal = Signal {
+    path: "/v1/traces",
+    endpoint_var: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    protocol_var: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    headers_var: OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+    timeout_var: OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+    compression_var: OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
+    certificate_var: OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+};
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn otlp_signal(&self, signal: Signal) -> Result<OtlpSignalConfig, TelemetryError> {
+        let protocol = match self.parse(signal.protocol_var, PROTOCOLS, parse_protocol)? {
+            Some(p) => p,
+            None => self
+                .parse(OTEL_EXPORTER_OTLP_PROTOCOL, PROTOCOLS, parse_protocol)?
+                .unwrap_or(OtlpProtocol::HttpProtobuf),
+        };
+        let url = |v: &str| check_http_url(v).map(|()| v.to_owned()).map_err(Some);
+        let endpoint = match self.parse_explained(signal.endpoint_var, URL, url)? {
+            // A per-signal endpoint is used exactly as given.
+            Some(url) => url,
+            None => {
+                let base = self.parse_explained(OTEL_EXPORTER_OTLP_ENDPOINT, URL, url)?;
+                default_endpoint(base.as_deref().map(|b| b.trim_end_matches('/')), protocol, signal)
+            }
+        };
+        let header_rule = "comma-separated key=value pairs with percent-encoded values and valid \
+                           HTTP header names, e.g. authorization=Bearer%20abc";
+        let headers = |v: &str| parse_headers(v).map_err(Some);
+        let mut headers_found =
+            self.parse_explained(OTEL_EXPORTER_OTLP_HEADERS, header_rule, headers)?.unwrap_or_default();
+        for (name, value) in
+            self.parse_explained(signal.headers_var, header_rule, headers)?.unwrap_or_default()
+        {
+            headers_found.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
+            headers_found.push((name, value));
+        }
+        let headers = headers_found;
+        let timeout = match self.positive_millis(signal.timeout_var)? {
+            Some(t) => t,
+            None => self.positive_millis(OTEL_EXPORTER_OTLP_TIMEOUT)?.unwrap_or(Duration::from_secs(10)),
+        };
+        let compression_rule = "`gzip` or `none`";
+        let compression = match self.parse(signal.compression_var, compression_rule, parse_compression)? {
+            Some(c) => c,
+            None => self
+                .parse(OTEL_EXPORTER_OTLP_COMPRESSION, compression_rule, parse_compression)?
+                .unwrap_or(OtlpCompression::None),
+        };
+        let certificate_rule = "the path of a readable PEM file with at least one certificate";
+        let read_pem = |path: &str| {
+            std::fs::read(path)
+                .ok()
+                .filter(|pem| String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----"))
+        };
+        let ca_certificate = match self.parse(signal.certificate_var, certificate_rule, read_pem)? {
+            Some(pem) => Some(pem),
+            None => self.parse(OTEL_EXPORTER_OTLP_CERTIFICATE, certificate_rule, read_pem)?,
+        };
+        Ok(OtlpSignalConfig { endpoint, protocol, headers, timeout, compression, ca_certificate })
+    }
+}
+
+fn default_endpoint(base: Option<&str>, protocol: OtlpProtocol, signal: Signal) -> String {
+    match (base, protocol) {
+        (Some(base), OtlpProtocol::HttpProtobuf) => format!("{base}{}", signal.path),
+        (Some(base), OtlpProtocol::Grpc) => base.to_owned(),
+        (None, OtlpProtocol::HttpProtobuf) => format!("http://localhost:4318{}", signal.path),
+        (None, OtlpProtocol::Grpc) => "http://localhost:4317".to_owned(),
+    }
+}
+
+impl TelemetryConfig {
+    /// Reads the configuration from the process environment (the OpenTelemetry variables and
+    /// contextd's `OTEL_ENVIRONMENT`); see `docs/configuration.md` for each variable.
+    ///
+    /// # Errors
+    /// [`TelemetryError::InvalidEnv`] for the first malformed variable, naming it, its value
+    /// and what would be valid.
+    pub fn from_env() -> Result<Self, TelemetryError> {
+        let non_unicode = std::cell::RefCell::new(None);
+        let config = Self::from_lookup(|name| match std::env::var(name) {
+            Ok(value) => Some(value),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(raw)) => {
+                non_unicode.borrow_mut().get_or_insert((name.to_owned(), raw.to_string_lossy().into_owned()));
+                None
+            }
+        });
+        if let Some((name, value)) = non_unicode.into_inner() {
+            let variable = VARIABLES.iter().copied().find(|v| *v == name).unwrap_or("an OTEL_* variable");
+            return Err(invalid(variable, &value, "valid UTF-8 text"));
+        }
+        config
+    }
+
+    /// Reads the configuration through `lookup` instead of the process environment: the same
+    /// rules as [`from_env`](Self::from_env), for tests and for services that keep their
+    /// settings elsewhere.
+    ///
+    /// ```
+    /// use contextd_telemetry::TelemetryConfig;
+    ///
+    /// let err = TelemetryConfig::from_lookup(|name| {
+    ///     (name == "OTEL_METRIC_EXPORT_INTERVAL").then(|| "soon".to_owned())
+    /// })
+    /// .unwrap_err();
+    /// assert!(err.to_string().contains("OTEL_METRIC_EXPORT_INTERVAL=\"soon\""));
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`from_env`](Self::from_env).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, TelemetryError> {
+        let env = Env(lookup);
+        let disabled = env.parse(OTEL_SDK_DISABLED, "`true` or `false`", parse_bool)?.unwrap_or(false);
+        let resource_attributes = env
+            .parse_explained(
+                OTEL_RESOURCE_ATTRIBUTES,
+                "comma-separated key=value pairs with percent-encoded values, e.g. team=agents,region=eu",
+                |v| parse_key_values(v).map_err(Some),
+            )?
+            .unwrap_or_default();
+        let attribute =
+            |key: &str| resource_attributes.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let service_name =
+            env.get(OTEL_SERVICE_NAME).or_else(|| attribute("service.name")).unwrap_or_else(|| {
+                let exe = std::env::current_exe().ok();
+                let exe = exe.as_ref().and_then(|p| p.file_stem()).and_then(|s| s.to_str()).unwrap_or("");
+                format!("unknown_service:{exe}")
+            });
+        let metrics_exporter = env
+            .parse(OTEL_METRICS_EXPORTER, "`otlp`, `console`, `prometheus` or `none`", |v| match v {
+                "otlp" => Some(MetricsExporter::Otlp),
+                "console" => Some(MetricsExporter::Console),
+                "prometheus" => Some(MetricsExporter::Prometheus),
+                "none" => Some(MetricsExporter::None),
+                _ => None,
+            })?
+            .unwrap_or(MetricsExporter::Otlp);
+        let traces_exporter = env
+            .parse(OTEL_TRACES_EXPORTER, "`otlp`, `console` or `none`", |v| match v {
+                "otlp" => Some(TracesExporter::Otlp),
+                "console" => Some(TracesExporter::Console),
+                "none" => Some(TracesExporter::None),
+                _ => None,
+            })?
+            .unwrap_or(TracesExporter::Otlp);
+        let sampler_arg =
+            env.parse(OTEL_TRACES_SAMPLER_ARG, "a ratio between 0 and 1, e.g. 0.25", parse_ratio)?;
+        let sampler = env
+            .parse(
+                OTEL_TRACES_SAMPLER,
+                "`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, \
+                 `parentbased_always_off` or `parentbased_traceidratio`",
+                |v| match v {
+                    "always_on" => Some(SamplerConfig::AlwaysOn),
+                    "always_off" => Some(SamplerConfig::AlwaysOff),
+                    "traceidratio" => Some(SamplerConfig::TraceIdRatio(sampler_arg.unwrap_or(1.0))),
+                    "parentbased_always_on" => Some(SamplerConfig::ParentBasedAlwaysOn),
+                    "parentbased_always_off" => Some(SamplerConfig::ParentBasedAlwaysOff),
+                    "parentbased_traceidratio" => {
+                        Some(SamplerConfig::ParentBasedTraceIdRatio(sampler_arg.unwrap_or(1.0)))
+                    }
+                    _ => None,
+                },
+            )?
+            .unwrap_or(SamplerConfig::ParentBasedAlwaysOn);
+        let defaults = BatchSpanConfig::default();
+        let batch = BatchSpanConfig {
+            schedule_delay: env.millis(OTEL_BSP_SCHEDULE_DELAY)?.unwrap_or(defaults.schedule_delay),
+            max_queue_size: env.count(OTEL_BSP_MAX_QUEUE_SIZE)?.unwrap_or(defaults.max_queue_size),
+            max_export_batch_size: env
+                .count(OTEL_BSP_MAX_EXPORT_BATCH_SIZE)?
+                .unwrap_or(defaults.max_export_batch_size),
+            export_timeout: env.positive_millis(OTEL_BSP_EXPORT_TIMEOUT)?.unwrap_or(defaults.export_timeout),
+        };
+        if batch.max_export_batch_size > batch.max_queue_size {
+            return Err(invalid(
+                OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+                &batch.max_export_batch_size.to_string(),
+                &format!("at most OTEL_BSP_MAX_QUEUE_SIZE ({})", batch.max_queue_size),
+            ));
+        }
+        let config = Self {
+            disabled,
+            service_version: attribute("service.version"),
+            environment: env.get(OTEL_ENVIRONMENT),
+            service_name,
+            resource_attributes,
+            metrics_exporter,
+            traces_exporter,
+            otlp_metrics: env.otlp_signal(METRICS)?,
+            otlp_traces: env.otlp_signal(TRACES)?,
+            metric_export_interval: env
+                .positive_millis(OTEL_METRIC_EXPORT_INTERVAL)?
+                .unwrap_or(Duration::from_millis(60_000)),
+            prometheus_host: env.get(OTEL_EXPORTER_PROMETHEUS_HOST).unwrap_or_else(|| "127.0.0.1".to_owned()),
+            prometheus_port: env
+                .parse(OTEL_EXPORTER_PROMETHEUS_PORT, "a TCP port number from 0 to 65535", |v| {
+                    v.parse().ok()
+                })?
+                .unwrap_or(9464),
+            prometheus_server: true,
+            sampler,
+            batch,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            install_tracing_subscriber: true,
+            runtime_metrics: true,
+            #[cfg(feature = "runtime-metrics")]
+            tokio_runtime: None,
+        };
+        Ok(config)
+    }
+}

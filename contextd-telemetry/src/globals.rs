@@ -1,0 +1,73 @@
+//! The process-wide state telemetry takes, installed and removed in one place: the claim that
+//! one telemetry instance runs at a time, the global meter and tracer providers, and the binding
+//! of `contextd_metrics` (its `meters()`, call sites and gauges). Each is a value that undoes
+//! itself when dropped, so no path can forget a step.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+
+use crate::error::TelemetryError;
+
+/// Set while an instance runs, so a second `init` is refused instead of replacing providers
+/// under a running service.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// The claim on the process; released when dropped unless it became [`Globals`].
+#[derive(Debug)]
+pub(crate) struct Claim(());
+
+impl Claim {
+    /// Claims the process for one telemetry instance.
+    pub(crate) fn take() -> Result<Self, TelemetryError> {
+        ACTIVE
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .map(|_| Self(()))
+            .map_err(|_| TelemetryError::AlreadyInitialized)
+    }
+
+    /// Points the globals at these providers and binds `contextd_metrics` to them; wrapped
+    /// operations start their spans on `tracer`, if any.
+    pub(crate) fn install(
+        self,
+        meters: &SdkMeterProvider,
+        tracers: &SdkTracerProvider,
+        tracer: Option<SdkTracer>,
+    ) -> Globals {
+        opentelemetry::global::set_meter_provider(meters.clone());
+        opentelemetry::global::set_tracer_provider(tracers.clone());
+        contextd_metrics::bind_global(&meters.meter(contextd_metrics::METER_NAME), tracer);
+        Globals { claim: Some(self) }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        ACTIVE.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The installed globals; dropping them points everything back at no-op providers, so nothing
+/// records into a shut-down pipeline, and releases the claim.
+#[derive(Debug)]
+pub(crate) struct Globals {
+    claim: Option<Claim>,
+}
+
+impl Globals {
+    /// Removes the globals now and hands back the claim, to drop once the pipeline has stopped,
+    /// so no second instance starts while this one still flushes.
+    pub(crate) fn uninstall(mut self) -> Option<Claim> {
+        self.claim.take()
+    }
+}
+
+impl Drop for Globals {
+    fn drop(&mut self) {
+        opentelemetry::global::set_meter_provider(opentelemetry::metrics::noop::NoopMeterProvider::new());
+        opentelemetry::global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
+        contextd_metrics::unbind_global_meters();
+    }
+}
