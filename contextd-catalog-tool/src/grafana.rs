@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use contextd_metrics_catalog::{Component, InstrumentKind, InstrumentSpec, labels, self_metrics};
+use contextd_metrics_catalog::{Component, InstrumentKind, InstrumentSpec, Objective, labels, self_metrics};
 
 /// A generated dashboard: its file name under `monitoring/grafana/dashboards/` and its JSON.
 #[derive(Debug, Clone)]
@@ -248,8 +248,11 @@ fn variable(name: &str, label: &str, query: &str) -> Value {
     })
 }
 
-fn dashboard(uid: &str, title: &str, panels: Vec<PanelSpec>, home: bool) -> Value {
-    let panels: Vec<Value> = panels.into_iter().enumerate().map(|(i, p)| panel(i + 1, p)).collect();
+fn numbered(panels: Vec<PanelSpec>) -> Vec<Value> {
+    panels.into_iter().enumerate().map(|(i, p)| panel(i + 1, p)).collect()
+}
+
+fn dashboard(uid: &str, title: &str, panels: Vec<Value>, home: bool) -> Value {
     json!({
         "uid": uid,
         "title": title,
@@ -276,9 +279,9 @@ fn dashboard(uid: &str, title: &str, panels: Vec<PanelSpec>, home: bool) -> Valu
     })
 }
 
-/// The three dashboards: contextd Overview (the home dashboard), Testing & Quality, and
-/// Agents & Skills. Every catalog instrument is on one of them.
-pub fn grafana(specs: &[InstrumentSpec]) -> Vec<Dashboard> {
+/// The dashboards: contextd Overview (the home dashboard), Testing & Quality, Agents & Skills
+/// (every catalog instrument is on one of them), and the SLOs of `objectives`.
+pub fn grafana(specs: &[InstrumentSpec], objectives: &[Objective]) -> Vec<Dashboard> {
     let of = |components: &[Component]| -> Vec<_> {
         specs.iter().filter(|s| components.contains(&s.component)).flat_map(instrument_panels).collect()
     };
@@ -294,7 +297,7 @@ pub fn grafana(specs: &[InstrumentSpec]) -> Vec<Dashboard> {
         Dashboard {
             file_name: "contextd-overview.json",
             title: "contextd Overview",
-            json: dashboard("contextd-overview", "contextd Overview", overview, true),
+            json: dashboard("contextd-overview", "contextd Overview", numbered(overview), true),
         },
         Dashboard {
             file_name: "contextd-testing-quality.json",
@@ -302,7 +305,7 @@ pub fn grafana(specs: &[InstrumentSpec]) -> Vec<Dashboard> {
             json: dashboard(
                 "contextd-testing-quality",
                 "contextd Testing & Quality",
-                of(&[Component::Testing]),
+                numbered(of(&[Component::Testing])),
                 false,
             ),
         },
@@ -312,7 +315,17 @@ pub fn grafana(specs: &[InstrumentSpec]) -> Vec<Dashboard> {
             json: dashboard(
                 "contextd-agents-skills",
                 "contextd Agents & Skills",
-                of(&[Component::Agent, Component::Skill]),
+                numbered(of(&[Component::Agent, Component::Skill])),
+                false,
+            ),
+        },
+        Dashboard {
+            file_name: "contextd-slos.json",
+            title: "contextd SLOs",
+            json: dashboard(
+                "contextd-slos",
+                "contextd SLOs",
+                crate::layout::layout(crate::slo::dashboard_items(objectives)),
                 false,
             ),
         },

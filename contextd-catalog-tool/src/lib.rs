@@ -6,11 +6,14 @@
 
 mod grafana;
 mod json;
+mod layout;
 mod markdown;
+pub mod slo;
 
 pub use grafana::{Dashboard, grafana, panel_queries};
 pub use json::json;
 pub use markdown::markdown;
+pub use slo::slo_rules;
 
 /// A bucket boundary as written in the outputs: `0.005`, `1`, `1048576`.
 fn number(value: f64) -> String {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
-use contextd_metrics_catalog::{CATALOG, SELF_METRICS};
+use contextd_metrics_catalog::{CATALOG, OBJECTIVES, SELF_METRICS};
 
 /// Renders the contextd metric catalog.
 #[derive(Parser)]
@@ -26,6 +26,8 @@ enum Output {
         /// The folder to write the dashboards into.
         dir: PathBuf,
     },
+    /// The SLO recording and alerting rules (monitoring/alerts/slo.yml), in vmalert/Prometheus format.
+    SloRules,
 }
 
 fn main() -> ExitCode {
@@ -48,7 +50,7 @@ fn main() -> ExitCode {
         Output::Json => print!("{}", contextd_catalog_tool::json(&CATALOG)),
         Output::Markdown => print!("{}", contextd_catalog_tool::markdown(&CATALOG, &SELF_METRICS)),
         Output::Grafana { dir } => {
-            for dashboard in contextd_catalog_tool::grafana(&CATALOG) {
+            for dashboard in contextd_catalog_tool::grafana(&CATALOG, &OBJECTIVES) {
                 let path = dir.join(dashboard.file_name);
                 if let Err(e) = std::fs::write(&path, format!("{:#}\n", dashboard.json)) {
                     eprintln!("contextd-catalog: cannot write {}: {e}", path.display());
@@ -57,6 +59,13 @@ fn main() -> ExitCode {
                 println!("wrote {}", path.display());
             }
         }
+        Output::SloRules => match contextd_catalog_tool::slo_rules(&OBJECTIVES) {
+            Ok(rules) => print!("{rules}"),
+            Err(error) => {
+                eprintln!("contextd-catalog: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
     }
     ExitCode::SUCCESS
 }

@@ -19,7 +19,9 @@
 mod operations;
 mod table;
 
-pub use operations::{LabelSource, OperationShape, SKILL_OUTCOME_OPERATION, operation_shape};
+pub use operations::{
+    Indicator, LabelSource, OBJECTIVES, Objective, OperationShape, SKILL_OUTCOME_OPERATION, operation_shape,
+};
 pub use table::{
     CATALOG, CATALOG_LEN, SELF_METRICS, SELF_METRICS_LEN, buckets, instruments, labels, self_metrics,
 };

@@ -144,3 +144,35 @@ proptest! {
         prop_assert!(!is_label_name(&broken));
     }
 }
+
+#[test]
+fn every_objective_is_valid_and_a_latency_threshold_off_the_bounds_is_a_clear_error() {
+    use contextd_metrics_catalog::{Indicator, OBJECTIVES, Objective};
+    for objective in &OBJECTIVES {
+        objective.validate().unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut names: Vec<&str> = OBJECTIVES.iter().map(|o| o.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), OBJECTIVES.len(), "objective names are unique");
+    let two_seconds = Objective {
+        indicator: Indicator::Latency {
+            histogram: &contextd_metrics::instruments::EMBEDDING_DURATION_SECONDS,
+            threshold: 2.0,
+        },
+        ..OBJECTIVES[6]
+    };
+    let error = two_seconds.validate().unwrap_err();
+    assert!(
+        error.contains("objective `embedding-latency`: 2 s is not a bucket bound of contextd_embedding_duration_seconds")
+            && error.contains("valid thresholds: 0.005, 0.01")
+            && error.contains("2.5"),
+        "{error}"
+    );
+    let no_status = Objective {
+        indicator: Indicator::Success { counter: &contextd_metrics::instruments::EMBEDDING_OPERATIONS_TOTAL },
+        ..OBJECTIVES[0]
+    };
+    assert!(no_status.validate().unwrap_err().contains("has no `status` label"));
+    assert!(Objective { target: 1.0, ..OBJECTIVES[0] }.validate().unwrap_err().contains("not between 0 and 1"));
+}

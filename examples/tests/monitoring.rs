@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use contextd_catalog_tool as render;
 use contextd_metrics::{InstrumentKind, catalog};
-use contextd_testkit::{VictoriaMetrics, eventually, example_binary, read_http_request};
+use contextd_testkit::{Tool, VictoriaMetrics, eventually, example_binary, read_http_request};
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn repo() -> PathBuf {
@@ -44,31 +44,58 @@ fn run_demo(endpoint: &str, instance: &str) {
     assert!(output.status.success(), "demo failed: {}", String::from_utf8_lossy(&output.stderr));
 }
 
-#[test]
-fn alert_rules_fire_and_stay_quiet_in_vmalert_tool() {
-    let tool = std::env::var_os("VMALERT_TOOL_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
-        home.join(".cache/contextd-tools/victoriametrics/bin/vmalert-tool")
-    });
-    assert!(
-        tool.is_file(),
-        "vmalert-tool not found at {}; install it with `scripts/install-victoriametrics`",
-        tool.display()
-    );
-    let output = Command::new(&tool)
-        .arg("unittest")
-        .arg(format!("--files={}", monitoring("alerts/tests/contextd.test.yml").display()))
-        .output()
-        .unwrap();
+/// Runs one rule-test file with one tool; both read the same files (vmalert-tool without the
+/// `alertgroup` label, which promtool does not know).
+fn rule_tests(tool: Tool, file: &str) {
+    let path = monitoring("alerts/tests").join(file);
+    let mut command = Command::new(tool.path());
+    match tool {
+        Tool::VmalertTool => {
+            command.args(["unittest", "-disableAlertgroupLabel"]).arg(format!("--files={}", path.display()))
+        }
+        _ => command.args(["test", "rules"]).arg(&path),
+    };
+    let output = command.current_dir(monitoring("alerts/tests")).output().unwrap();
     let text =
         format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success() && text.contains("SUCCESS"), "{text}");
+    assert!(output.status.success() && text.contains("SUCCESS"), "{tool:?} {file}:\n{text}");
+}
+
+#[test]
+fn alert_rules_fire_and_stay_quiet_in_vmalert_tool() {
+    rule_tests(Tool::VmalertTool, "contextd.test.yml");
+}
+
+#[test]
+fn alert_rules_fire_and_stay_quiet_in_promtool() {
+    rule_tests(Tool::Promtool, "contextd.test.yml");
+}
+
+#[test]
+fn slo_alerts_fire_on_fast_slow_and_budget_burns_but_not_on_a_blip_in_vmalert_tool() {
+    rule_tests(Tool::VmalertTool, "slo.test.yml");
+}
+
+#[test]
+fn slo_alerts_fire_on_fast_slow_and_budget_burns_but_not_on_a_blip_in_promtool() {
+    rule_tests(Tool::Promtool, "slo.test.yml");
+}
+
+#[test]
+fn committed_slo_rules_are_the_fresh_generation_and_every_alert_has_a_runbook_section() {
+    let fresh = contextd_catalog_tool::slo_rules(&contextd_metrics_catalog::OBJECTIVES).unwrap();
+    let committed = std::fs::read_to_string(monitoring("alerts/slo.yml")).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "monitoring/alerts/slo.yml is out of date; regenerate with\n  \
+         cargo run -p contextd-catalog-tool -- slo-rules > monitoring/alerts/slo.yml"
+    );
 }
 
 #[test]
 fn committed_dashboards_are_the_fresh_generation_and_cover_all_31_instruments() {
     let mut queried = BTreeSet::new();
-    for dashboard in render::grafana(catalog()) {
+    for dashboard in render::grafana(catalog(), &contextd_metrics_catalog::OBJECTIVES) {
         let path = monitoring("grafana/dashboards").join(dashboard.file_name);
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
@@ -105,8 +132,17 @@ fn every_dashboard_query_parses_and_has_data_from_the_demo() {
     eventually(Duration::from_secs(20), "the demo's series", || {
         vm.metric_names().iter().any(|n| n == "contextd_skill_success_rate").then_some(())
     });
+    // The SLO dashboard reads what the recording rules write: let vmalert evaluate them.
+    let period = contextd_catalog_tool::slo::period(&contextd_metrics_catalog::OBJECTIVES[0]);
+    vm.evaluate_rules(
+        &[monitoring("alerts/slo.yml")],
+        &[
+            contextd_catalog_tool::slo::OBJECTIVE_SERIES,
+            &contextd_catalog_tool::slo::error_ratio_series(&period),
+        ],
+    );
     let mut failures = Vec::new();
-    for dashboard in render::grafana(catalog()) {
+    for dashboard in render::grafana(catalog(), &contextd_metrics_catalog::OBJECTIVES) {
         for (panel, query) in render::panel_queries(&dashboard.json) {
             match vm.try_query(&concrete(&query)) {
                 Ok(result) if result.is_empty() => {
@@ -282,16 +318,27 @@ fn compose_collector_and_grafana_files_agree() {
     let datasource = vmalert.iter().find_map(|a| a.strip_prefix("-datasource.url=")).unwrap();
     assert_eq!(host_port(datasource), ("victoriametrics".to_owned(), vm_port));
     assert!(strings(&service("vmalert")["volumes"]).contains(&"./alerts:/etc/alerts:ro".to_owned()));
-    let rules = yaml(&monitoring("alerts/contextd.yml"));
-    for group in rules["groups"].as_vec().unwrap() {
-        for rule in group["rules"].as_vec().unwrap() {
-            let runbook = rule["annotations"]["runbook_url"].as_str().unwrap();
-            let anchor = runbook.strip_prefix("docs/runbook.md#").expect("a runbook link");
-            let runbook_text = std::fs::read_to_string(repo().join("docs/runbook.md")).unwrap();
-            assert!(
-                runbook_text.lines().any(|l| l.starts_with("## ") && l[3..].trim().to_lowercase() == anchor),
-                "docs/runbook.md has no section for #{anchor}"
-            );
+    assert!(
+        vmalert.iter().any(|a| a.starts_with("-remoteWrite.url=")),
+        "recording rules (the SLOs) need remote write"
+    );
+    for file in ["alerts/contextd.yml", "alerts/slo.yml"] {
+        let rules = yaml(&monitoring(file));
+        for group in rules["groups"].as_vec().unwrap() {
+            for rule in group["rules"].as_vec().unwrap() {
+                if rule["alert"].is_badvalue() {
+                    continue; // a recording rule
+                }
+                let runbook = rule["annotations"]["runbook_url"].as_str().unwrap();
+                let anchor = runbook.strip_prefix("docs/runbook.md#").expect("a runbook link");
+                let runbook_text = std::fs::read_to_string(repo().join("docs/runbook.md")).unwrap();
+                assert!(
+                    runbook_text
+                        .lines()
+                        .any(|l| l.starts_with("## ") && l[3..].trim().to_lowercase() == anchor),
+                    "docs/runbook.md has no section for #{anchor}"
+                );
+            }
         }
     }
 

@@ -42,6 +42,47 @@ pub struct VictoriaMetrics {
     data: PathBuf,
 }
 
+/// A program the tests run, installed by one of the project's scripts.
+#[derive(Debug, Clone, Copy)]
+pub enum Tool {
+    /// `victoria-metrics`, from `scripts/install-victoriametrics`.
+    VictoriaMetrics,
+    /// `vmalert-tool`, from `scripts/install-victoriametrics`.
+    VmalertTool,
+    /// `vmalert`, from `scripts/install-victoriametrics`.
+    Vmalert,
+    /// `promtool`, from `scripts/install-prometheus`.
+    Promtool,
+}
+
+impl Tool {
+    /// The binary: from its environment variable, or where the install script puts it. Fails
+    /// (never skips) when it is missing, naming the command that installs it.
+    pub fn path(self) -> PathBuf {
+        let (variable, folder, name, script) = match self {
+            Self::VictoriaMetrics => {
+                ("VICTORIA_METRICS_BIN", "victoriametrics", "victoria-metrics", "install-victoriametrics")
+            }
+            Self::VmalertTool => {
+                ("VMALERT_TOOL_BIN", "victoriametrics", "vmalert-tool", "install-victoriametrics")
+            }
+            Self::Vmalert => ("VMALERT_BIN", "victoriametrics", "vmalert", "install-victoriametrics"),
+            Self::Promtool => ("PROMTOOL_BIN", "prometheus", "promtool", "install-prometheus"),
+        };
+        let binary = std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
+            home.join(".cache/contextd-tools").join(folder).join("bin").join(name)
+        });
+        assert!(
+            binary.is_file(),
+            "{name} is not installed at {}; install it with `scripts/{script}` (or run the whole suite \
+             with `scripts/test`), or point {variable} at the binary",
+            binary.display()
+        );
+        binary
+    }
+}
+
 impl VictoriaMetrics {
     /// Starts VictoriaMetrics the way the project runs it: Prometheus naming for OTLP, and no
     /// query latency offset so fresh samples are visible. Fails (never skips) when the binary
@@ -52,16 +93,7 @@ impl VictoriaMetrics {
 
     /// As [`start`](Self::start), with extra command-line flags.
     pub fn start_with(extra: &[String]) -> Self {
-        let binary = std::env::var_os("VICTORIA_METRICS_BIN").map(PathBuf::from).unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
-            home.join(".cache/contextd-tools/victoriametrics/bin/victoria-metrics")
-        });
-        assert!(
-            binary.is_file(),
-            "VictoriaMetrics is not installed at {}; install it with `scripts/install-victoriametrics` \
-             (or run the whole suite with `scripts/test`), or point VICTORIA_METRICS_BIN at the binary",
-            binary.display()
-        );
+        let binary = Tool::VictoriaMetrics.path();
         let port = free_port();
         let data = std::env::temp_dir().join(format!("contextd-vm-{}-{port}", std::process::id()));
         let child = Self::spawn(&binary, port, &data, extra);
@@ -143,6 +175,49 @@ impl VictoriaMetrics {
     }
 
     /// Every metric name VictoriaMetrics has stored.
+    /// Runs vmalert over `rules` against this instance (queries and remote write) until every
+    /// series of `recorded` is stored, i.e. the recording rules have been evaluated; then stops it.
+    ///
+    /// # Panics
+    /// When vmalert is missing, or the series do not appear within 30 s (with vmalert's output).
+    pub fn evaluate_rules(&self, rules: &[PathBuf], recorded: &[&str]) {
+        let mut command = Command::new(Tool::Vmalert.path());
+        for rule in rules {
+            command.arg(format!("-rule={}", rule.display()));
+        }
+        let log =
+            std::env::temp_dir().join(format!("contextd-vmalert-{}-{}.log", std::process::id(), self.port));
+        let mut child = command
+            .arg(format!("-datasource.url={}", self.url("")))
+            .arg(format!("-remoteWrite.url={}", self.url("")))
+            .arg("-remoteWrite.flushInterval=500ms")
+            .arg("-evaluationInterval=2s")
+            .arg("-notifier.blackhole")
+            .arg(format!("-httpListenAddr=127.0.0.1:{}", free_port()))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("vmalert log"))
+            .spawn()
+            .expect("start vmalert");
+        let started = Instant::now();
+        loop {
+            let names = self.metric_names();
+            if recorded.iter().all(|r| names.iter().any(|n| n == r)) {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!(
+                    "vmalert recorded none of {recorded:?} in 30 s:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// The names of every stored series.
     pub fn metric_names(&self) -> Vec<String> {
         let client = http();
         client.get(self.url("/internal/force_flush")).send().expect("force_flush");
