@@ -124,6 +124,12 @@ pub(crate) enum Item {
     Panel(Panel),
 }
 
+/// A link as Grafana's dashboard schema spells it out (every field it requires).
+pub(crate) fn link(title: &str, url: &str) -> Value {
+    json!({"title": title, "type": "link", "url": url, "icon": "external link", "tooltip": "", "tags": [],
+           "asDropdown": false, "targetBlank": true, "includeVars": false, "keepTime": false})
+}
+
 fn datasource() -> Value {
     json!({"type": "prometheus", "uid": DATASOURCE})
 }
@@ -169,11 +175,7 @@ fn panel_json(id: usize, panel: Panel, (x, y): (u32, u32)) -> Value {
         Kind::Heatmap => json!({"calculate": false, "yAxis": {"unit": panel.unit}, "cellGap": 1,
                                 "color": {"mode": "scheme", "scheme": "Oranges"}}),
     };
-    let links: Vec<Value> = panel
-        .links
-        .iter()
-        .map(|(title, url)| json!({"title": title, "url": url, "targetBlank": true}))
-        .collect();
+    let links: Vec<Value> = panel.links.iter().map(|(title, url)| link(title, url)).collect();
     let (width, height) = panel.size;
     json!({
         "id": id,

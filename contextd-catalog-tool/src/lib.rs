@@ -10,7 +10,7 @@ mod layout;
 mod markdown;
 pub mod slo;
 
-pub use grafana::{Dashboard, grafana, panel_queries};
+pub use grafana::{Dashboard, WATCHED, Watched, grafana, panel_queries};
 pub use json::json;
 pub use markdown::markdown;
 pub use slo::slo_rules;

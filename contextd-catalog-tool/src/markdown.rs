@@ -23,7 +23,9 @@ pub fn markdown(specs: &[InstrumentSpec], self_metrics: &[InstrumentSpec]) -> St
          Prometheus/VictoriaMetrics series name that dashboards and alert rules query (histograms add\n\
          `_bucket`, `_sum` and `_count`). Labels are listed in the order callers pass them; a label\n\
          marked *open* takes values chosen by the service's code (never by user data), and the values\n\
-         shown for it are the known ones.\n",
+         shown for it are the known ones. *Across instances* says how dashboards combine the series\n\
+         of several service instances: `sum` for shares of their own, `max` for a shared value every\n\
+         instance reports (rows of a shared store, one report file), `avg` for ratios of their own.\n",
     );
     let sections = [
         (InstrumentKind::Counter, "Counters"),
@@ -57,19 +59,24 @@ fn table(out: &mut String, title: &str, rows: &[&InstrumentSpec], number: &mut u
     } else {
         let _ = write!(out, "\n## {title} ({})\n\n", rows.len());
     }
-    out.push_str("| # | name | value | unit | labels | buckets | component | description |\n");
-    out.push_str("|---|------|-------|------|--------|---------|-----------|-------------|\n");
+    out.push_str(
+        "| # | name | value | unit | labels | buckets | component | across instances | description |\n",
+    );
+    out.push_str(
+        "|---|------|-------|------|--------|---------|-----------|------------------|-------------|\n",
+    );
     for spec in rows {
         *number += 1;
         let _ = writeln!(
             out,
-            "| {number} | `{}` | {} | `{}` | {} | {} | {} | {} |",
+            "| {number} | `{}` | {} | `{}` | {} | {} | {} | {} | {} |",
             spec.name,
             spec.value_type.as_str(),
             spec.unit,
             labels(spec),
             buckets(spec),
             spec.component.as_str(),
+            spec.aggregation.as_str(),
             spec.description,
         );
     }

@@ -97,3 +97,30 @@ fn alert_rules_and_runbook_query_only_names_of_the_table() {
         assert!(seen > 0, "{file} names no series");
     }
 }
+
+/// The thresholds the dashboards draw are the alert rules' own: each watched alert's expression
+/// compares against exactly that number.
+#[test]
+fn dashboard_thresholds_are_the_alert_rules_thresholds() {
+    let rules =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../monitoring/alerts/contextd.yml"))
+            .unwrap();
+    for (panel, watched) in contextd_catalog_tool::WATCHED {
+        let marker = format!("- alert: {}\n", watched.alert);
+        let mut found = 0;
+        for (start, _) in rules.match_indices(&marker) {
+            let rest = &rules[start + marker.len()..];
+            let expr =
+                &rest[..rest.find("\n        for:").or_else(|| rest.find("labels:")).unwrap_or(rest.len())];
+            assert!(
+                expr.contains(&format!("> {}\n", watched.threshold))
+                    || expr.contains(&format!("> {}", watched.threshold)),
+                "{panel}: {} does not compare against {}:\n{expr}",
+                watched.alert,
+                watched.threshold
+            );
+            found += 1;
+        }
+        assert!(found > 0, "{panel}: no rule {}", watched.alert);
+    }
+}

@@ -19,6 +19,7 @@
 mod operations;
 mod table;
 
+pub use Aggregation::{Avg, Max, Sum};
 pub use operations::{
     Indicator, LabelSource, OBJECTIVES, Objective, OperationShape, SKILL_OUTCOME_OPERATION, operation_shape,
 };
@@ -173,6 +174,29 @@ pub struct LabelSpec {
     pub values: LabelValues,
 }
 
+/// How the series of several service instances combine into one value for the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Aggregation {
+    /// Each instance counts its own share: add them (counters, histograms, per-instance gauges).
+    Sum,
+    /// Every instance reports the same shared thing (rows of a shared store, a report file all
+    /// read): take the largest, so two instances reporting 80 % coverage show 80 %, not 160 %.
+    Max,
+    /// Each instance reports a ratio of its own: average them.
+    Avg,
+}
+
+impl Aggregation {
+    /// The PromQL aggregation operator: `sum`, `max` or `avg`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sum => "sum",
+            Self::Max => "max",
+            Self::Avg => "avg",
+        }
+    }
+}
+
 /// One entry of the catalog: everything needed to create, document and query an instrument.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InstrumentSpec {
@@ -192,6 +216,8 @@ pub struct InstrumentSpec {
     pub labels: &'static [LabelSpec],
     /// Explicit bucket boundaries for histograms; `None` for counters and gauges.
     pub buckets: Option<&'static [f64]>,
+    /// How the series of several instances combine (dashboards follow it).
+    pub aggregation: Aggregation,
 }
 
 impl InstrumentSpec {

@@ -1,6 +1,7 @@
 //! The table itself. Adding an instrument is adding one entry here; instrument creation, the
 //! docs, the dashboards and the alert rules are all derived from it.
 
+use crate::Aggregation::{Avg, Max, Sum};
 use crate::Component::{Agent, Checkpoint, Database, Embedding, Mcp, Remediation, Skill, Telemetry, Testing};
 use crate::InstrumentKind::{Counter, Gauge, Histogram, ObservedCounter};
 use crate::InstrumentSpec;
@@ -117,7 +118,17 @@ const fn counter(
     labels: &'static [LabelSpec],
     description: &'static str,
 ) -> InstrumentSpec {
-    InstrumentSpec { name, kind: Counter, value_type, unit, description, component, labels, buckets: None }
+    InstrumentSpec {
+        name,
+        kind: Counter,
+        value_type,
+        unit,
+        description,
+        component,
+        labels,
+        buckets: None,
+        aggregation: Sum,
+    }
 }
 
 const fn histogram(
@@ -138,18 +149,33 @@ const fn histogram(
         component,
         labels,
         buckets: Some(buckets),
+        aggregation: Sum,
     }
 }
 
+/// An observable gauge; `aggregation` says whether instances report shared values (`Max`), their
+/// own ratios (`Avg`) or their own shares (`Sum`).
+#[allow(clippy::too_many_arguments, reason = "one positional argument per column of the table")]
 const fn gauge(
     name: &'static str,
     value_type: crate::ValueType,
     unit: &'static str,
     component: crate::Component,
     labels: &'static [LabelSpec],
+    aggregation: crate::Aggregation,
     description: &'static str,
 ) -> InstrumentSpec {
-    InstrumentSpec { name, kind: Gauge, value_type, unit, description, component, labels, buckets: None }
+    InstrumentSpec {
+        name,
+        kind: Gauge,
+        value_type,
+        unit,
+        description,
+        component,
+        labels,
+        buckets: None,
+        aggregation,
+    }
 }
 
 /// A monotonic count the pipeline keeps itself and reports at export time.
@@ -168,6 +194,7 @@ const fn observed_counter(
         component: Telemetry,
         labels,
         buckets: None,
+        aggregation: Sum,
     }
 }
 
@@ -242,23 +269,23 @@ table! {
         TEST_DURATION_SECONDS = histogram("contextd_test_duration_seconds", F64, "s", Testing, &[TEST_TYPE], TEST_SECONDS,
             "One test's run time"),
         // Observable gauges, each fed by a registered source
-        CHECKPOINTS_TOTAL = gauge("contextd_checkpoints_total", I64, "{checkpoint}", Checkpoint, &[],
+        CHECKPOINTS_TOTAL = gauge("contextd_checkpoints_total", I64, "{checkpoint}", Checkpoint, &[], Max,
             "Checkpoints stored"),
-        REMEDIATIONS_TOTAL = gauge("contextd_remediations_total", I64, "{remediation}", Remediation, &[],
+        REMEDIATIONS_TOTAL = gauge("contextd_remediations_total", I64, "{remediation}", Remediation, &[], Max,
             "Remediations stored"),
-        SKILLS_TOTAL = gauge("contextd_skills_total", I64, "{skill}", Skill, &[],
+        SKILLS_TOTAL = gauge("contextd_skills_total", I64, "{skill}", Skill, &[], Max,
             "Skills stored"),
-        SKILL_SUCCESS_RATE = gauge("contextd_skill_success_rate", F64, "1", Skill, &[SKILL_ID],
+        SKILL_SUCCESS_RATE = gauge("contextd_skill_success_rate", F64, "1", Skill, &[SKILL_ID], Avg,
             "Skill application success rate"),
-        TEST_COVERAGE_PERCENT = gauge("contextd_test_coverage_percent", F64, "%", Testing, &[],
+        TEST_COVERAGE_PERCENT = gauge("contextd_test_coverage_percent", F64, "%", Testing, &[], Max,
             "Overall line coverage"),
-        TESTS_TOTAL = gauge("contextd_tests_total", I64, "{test}", Testing, &[TEST_TYPE],
+        TESTS_TOTAL = gauge("contextd_tests_total", I64, "{test}", Testing, &[TEST_TYPE], Max,
             "Tests, by type (unit, integration, e2e)"),
-        BUGS_TOTAL = gauge("contextd_bugs_total", I64, "{bug}", Testing, &[SEVERITY, BUG_STATUS],
+        BUGS_TOTAL = gauge("contextd_bugs_total", I64, "{bug}", Testing, &[SEVERITY, BUG_STATUS], Max,
             "Bugs tracked"),
-        REGRESSION_TESTS_TOTAL = gauge("contextd_regression_tests_total", I64, "{test}", Testing, &[CATEGORY],
+        REGRESSION_TESTS_TOTAL = gauge("contextd_regression_tests_total", I64, "{test}", Testing, &[CATEGORY], Max,
             "Regression tests"),
-        EMBEDDING_CACHE_HIT_RATIO = gauge("contextd_embedding_cache_hit_ratio", F64, "1", Embedding, &[MODEL],
+        EMBEDDING_CACHE_HIT_RATIO = gauge("contextd_embedding_cache_hit_ratio", F64, "1", Embedding, &[MODEL], Avg,
             "Share of embedding lookups served from cache"),
     }
 }

@@ -164,8 +164,9 @@ fn every_objective_is_valid_and_a_latency_threshold_off_the_bounds_is_a_clear_er
     };
     let error = two_seconds.validate().unwrap_err();
     assert!(
-        error.contains("objective `embedding-latency`: 2 s is not a bucket bound of contextd_embedding_duration_seconds")
-            && error.contains("valid thresholds: 0.005, 0.01")
+        error.contains(
+            "objective `embedding-latency`: 2 s is not a bucket bound of contextd_embedding_duration_seconds"
+        ) && error.contains("valid thresholds: 0.005, 0.01")
             && error.contains("2.5"),
         "{error}"
     );
@@ -174,5 +175,7 @@ fn every_objective_is_valid_and_a_latency_threshold_off_the_bounds_is_a_clear_er
         ..OBJECTIVES[0]
     };
     assert!(no_status.validate().unwrap_err().contains("has no `status` label"));
-    assert!(Objective { target: 1.0, ..OBJECTIVES[0] }.validate().unwrap_err().contains("not between 0 and 1"));
+    assert!(
+        Objective { target: 1.0, ..OBJECTIVES[0] }.validate().unwrap_err().contains("not between 0 and 1")
+    );
 }

@@ -81,6 +81,42 @@ fn slo_alerts_fire_on_fast_slow_and_budget_burns_but_not_on_a_blip_in_promtool()
     rule_tests(Tool::Promtool, "slo.test.yml");
 }
 
+/// Every generated dashboard type-checks against Grafana's published dashboard schema
+/// (`@grafana/schema`, the TypeScript types Grafana generates from its CUE schema): unknown
+/// fields, missing required ones and wrong types are errors. Enums are compared by value, as
+/// Grafana reads the JSON.
+#[test]
+fn dashboards_type_check_against_grafanas_published_schema() {
+    let tsc = Tool::GrafanaSchemaTsc.path();
+    // Beside the installed packages, so `@grafana/schema` resolves.
+    let install = tsc.ancestors().nth(4).expect("the install folder").to_path_buf();
+    let dir = install.join(format!("check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("tsconfig.json"),
+        r#"{"compilerOptions": {"strict": true, "noEmit": true, "skipLibCheck": true, "moduleResolution": "node",
+             "module": "esnext", "target": "es2020"}, "include": ["*.ts"]}"#,
+    )
+    .unwrap();
+    let dashboards = render::grafana(catalog(), &contextd_metrics_catalog::OBJECTIVES);
+    for (index, dashboard) in dashboards.iter().enumerate() {
+        let source = format!(
+            "import type {{ Dashboard }} from '@grafana/schema';\n\
+             type Json<T> = T extends string ? `${{T}}` : T extends number | boolean | null | undefined ? T\n  \
+             : T extends Array<infer U> ? Array<Json<U>> : {{ [K in keyof T]: Json<T[K]> }};\n\
+             // {}\nexport const dashboard{index}: Json<Dashboard> = {:#};\n",
+            dashboard.file_name, dashboard.json
+        );
+        std::fs::write(dir.join(format!("dashboard{index}.ts")), source).unwrap();
+    }
+    let output =
+        Command::new("node").arg(&tsc).arg("-p").arg(&dir).output().expect("run node (Node.js is needed)");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "the dashboards do not match Grafana's schema:\n{text}");
+}
+
 #[test]
 fn committed_slo_rules_are_the_fresh_generation_and_every_alert_has_a_runbook_section() {
     let fresh = contextd_catalog_tool::slo_rules(&contextd_metrics_catalog::OBJECTIVES).unwrap();
@@ -125,21 +161,53 @@ fn concrete(query: &str) -> String {
         .replace("$__rate_interval", "1m")
 }
 
+/// The sum of a query's values, with `$instance` set to `instance`, at `time`.
+fn value_at(vm: &VictoriaMetrics, query: &str, instance: &str, time: u64) -> f64 {
+    let query = concrete(&query.replace("$instance", instance));
+    vm.try_query_at(&query, Some(time))
+        .unwrap_or_else(|e| panic!("{e}: {query}"))
+        .iter()
+        .map(|r| r["value"][1].as_str().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+/// The query of the panel titled `title` on the dashboard titled `dashboard`.
+fn panel_query(dashboard: &str, title: &str) -> String {
+    let dashboards = render::grafana(catalog(), &contextd_metrics_catalog::OBJECTIVES);
+    let dashboard = dashboards.iter().find(|d| d.title == dashboard).expect("the dashboard");
+    render::panel_queries(&dashboard.json)
+        .into_iter()
+        .find(|(panel, _)| panel == title)
+        .map(|(_, query)| query)
+        .unwrap_or_else(|| panic!("no panel {title} on {}", dashboard.title))
+}
+
 #[test]
-fn every_dashboard_query_parses_and_has_data_from_the_demo() {
+fn every_dashboard_query_has_data_and_combines_two_instances_by_meaning() {
     let vm = VictoriaMetrics::start();
-    run_demo(&vm.otlp_metrics_endpoint(), "dashboards");
+    // Two instances of the service at once, against one VictoriaMetrics.
+    let endpoint = vm.otlp_metrics_endpoint();
+    std::thread::scope(|scope| {
+        for instance in ["instance-a", "instance-b"] {
+            let endpoint = &endpoint;
+            scope.spawn(move || run_demo(endpoint, instance));
+        }
+    });
     eventually(Duration::from_secs(20), "the demo's series", || {
-        vm.metric_names().iter().any(|n| n == "contextd_skill_success_rate").then_some(())
+        let up = vm.query(r#"count(count by (service_instance_id) (contextd_skill_success_rate))"#);
+        (up.first().is_some_and(|r| r["value"][1] == "2")).then_some(())
     });
     // The SLO dashboard reads what the recording rules write: let vmalert evaluate them.
     let period = contextd_catalog_tool::slo::period(&contextd_metrics_catalog::OBJECTIVES[0]);
+    let mut recorded: Vec<String> = contextd_catalog_tool::slo::WINDOWS
+        .iter()
+        .chain([&period.as_str()])
+        .map(|w| contextd_catalog_tool::slo::error_ratio_series(w))
+        .collect();
+    recorded.push(contextd_catalog_tool::slo::OBJECTIVE_SERIES.to_owned());
     vm.evaluate_rules(
         &[monitoring("alerts/slo.yml")],
-        &[
-            contextd_catalog_tool::slo::OBJECTIVE_SERIES,
-            &contextd_catalog_tool::slo::error_ratio_series(&period),
-        ],
+        &recorded.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     let mut failures = Vec::new();
     for dashboard in render::grafana(catalog(), &contextd_metrics_catalog::OBJECTIVES) {
@@ -154,6 +222,35 @@ fn every_dashboard_query_parses_and_has_data_from_the_demo() {
         }
     }
     assert!(failures.is_empty(), "{} panels failed:\n{}", failures.len(), failures.join("\n"));
+
+    // One moment for every comparison: the demos have stopped, so nothing moves.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (all, a, b) = (".*", "instance-a", "instance-b");
+    let coverage = panel_query("contextd Testing & Quality", "Overall line coverage");
+    let shown = value_at(&vm, &coverage, all, now);
+    eprintln!(
+        "coverage: shown {shown}, instance a {}, b {}",
+        value_at(&vm, &coverage, a, now),
+        value_at(&vm, &coverage, b, now)
+    );
+    assert!(shown > 0.0 && shown <= 100.0, "coverage shown as {shown}");
+    assert_eq!(shown, value_at(&vm, &coverage, a, now), "a shared gauge shows what one instance reports");
+    let stored = panel_query("contextd Overview", "Checkpoints stored");
+    let (shown, one, other) =
+        (value_at(&vm, &stored, all, now), value_at(&vm, &stored, a, now), value_at(&vm, &stored, b, now));
+    eprintln!("checkpoints stored: shown {shown}, instance a {one}, b {other}");
+    assert!(
+        one > 0.0 && other > 0.0 && shown == one.max(other) && shown < one + other,
+        "{shown} {one} {other}"
+    );
+    let calls = panel_query("contextd Overview", "MCP calls per second");
+    let (shown, one, other) =
+        (value_at(&vm, &calls, all, now), value_at(&vm, &calls, a, now), value_at(&vm, &calls, b, now));
+    eprintln!("MCP calls per second: shown {shown}, instance a {one}, b {other}");
+    assert!(
+        one > 0.0 && other > 0.0 && (shown - (one + other)).abs() <= 1e-9 * shown,
+        "rates add: {shown} {one} {other}"
+    );
 }
 
 /// Forwards OTLP/HTTP metric requests unchanged to `target`, as the collector's

@@ -53,6 +53,9 @@ pub enum Tool {
     Vmalert,
     /// `promtool`, from `scripts/install-prometheus`.
     Promtool,
+    /// The TypeScript compiler beside Grafana's dashboard schema, from
+    /// `scripts/install-grafana-schema` (run with `node`).
+    GrafanaSchemaTsc,
 }
 
 impl Tool {
@@ -68,10 +71,17 @@ impl Tool {
             }
             Self::Vmalert => ("VMALERT_BIN", "victoriametrics", "vmalert", "install-victoriametrics"),
             Self::Promtool => ("PROMTOOL_BIN", "prometheus", "promtool", "install-prometheus"),
+            Self::GrafanaSchemaTsc => (
+                "GRAFANA_SCHEMA_TSC",
+                "grafana-schema",
+                "node_modules/typescript/bin/tsc",
+                "install-grafana-schema",
+            ),
         };
         let binary = std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| {
             let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
-            home.join(".cache/contextd-tools").join(folder).join("bin").join(name)
+            let tools = home.join(".cache/contextd-tools").join(folder);
+            if name.contains('/') { tools.join(name) } else { tools.join("bin").join(name) }
         });
         assert!(
             binary.is_file(),
@@ -163,9 +173,19 @@ impl VictoriaMetrics {
     /// # Errors
     /// The error message VictoriaMetrics answered with.
     pub fn try_query(&self, promql: &str) -> Result<Vec<serde_json::Value>, String> {
+        self.try_query_at(promql, None)
+    }
+
+    /// As [`try_query`](Self::try_query), evaluated at `time` (Unix seconds) when given, so
+    /// that several queries see the same moment.
+    ///
+    /// # Errors
+    /// The error message VictoriaMetrics answered with.
+    pub fn try_query_at(&self, promql: &str, time: Option<u64>) -> Result<Vec<serde_json::Value>, String> {
         let client = http();
         client.get(self.url("/internal/force_flush")).send().map_err(|e| e.to_string())?;
-        let url = self.url(&format!("/api/v1/query?query={}", url_encode(promql)));
+        let at = time.map(|t| format!("&time={t}")).unwrap_or_default();
+        let url = self.url(&format!("/api/v1/query?query={}{at}", url_encode(promql)));
         let body = client.get(url).send().and_then(|r| r.text()).map_err(|e| e.to_string())?;
         let response: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
         if response["status"] != "success" {
@@ -174,7 +194,6 @@ impl VictoriaMetrics {
         Ok(response["data"]["result"].as_array().cloned().unwrap_or_default())
     }
 
-    /// Every metric name VictoriaMetrics has stored.
     /// Runs vmalert over `rules` against this instance (queries and remote write) until every
     /// series of `recorded` is stored, i.e. the recording rules have been evaluated; then stops it.
     ///
@@ -217,7 +236,7 @@ impl VictoriaMetrics {
         let _ = child.wait();
     }
 
-    /// The names of every stored series.
+    /// Every metric name VictoriaMetrics has stored.
     pub fn metric_names(&self) -> Vec<String> {
         let client = http();
         client.get(self.url("/internal/force_flush")).send().expect("force_flush");
