@@ -22,14 +22,21 @@ pub(crate) fn shown(variable: &str, value: &str) -> String {
 /// `name=value,…` with every value masked; a pair without `=` is masked whole, since it may be
 /// a credential pasted without its name.
 pub(crate) fn masked_headers(text: &str) -> String {
-    text.split(',')
+    masked_pairs(text, ',')
+}
+
+/// `name=value` pairs separated by `separator`, values masked, names kept; an empty pair stays
+/// empty, a pair without `=` is masked whole.
+fn masked_pairs(text: &str, separator: char) -> String {
+    let pairs: Vec<String> = text
+        .split(separator)
         .map(|pair| match pair.split_once('=') {
             Some((name, _)) => format!("{name}={MASK}"),
             None if pair.trim().is_empty() => pair.to_owned(),
             None => MASK.to_owned(),
         })
-        .collect::<Vec<_>>()
-        .join(",")
+        .collect();
+    pairs.join(&separator.to_string())
 }
 
 /// A URL with its user-info, query values and fragment masked, whether or not it parses.
@@ -39,7 +46,7 @@ pub(crate) fn masked_url(text: &str) -> String {
         None => (text, None),
     };
     let (before_query, query) = match before_fragment.split_once('?') {
-        Some((before, query)) => (before, Some(masked_query(query))),
+        Some((before, query)) => (before, Some(masked_pairs(query, '&'))),
         None => (before_fragment, None),
     };
     // The user-info ends at the last `@` of the authority; without a `://` the authority cannot
@@ -69,18 +76,6 @@ pub(crate) fn masked_url(text: &str) -> String {
         out.push_str(fragment);
     }
     out
-}
-
-fn masked_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) => format!("{name}={MASK}"),
-            None if pair.is_empty() => String::new(),
-            None => MASK.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 /// `text` with every occurrence of `url` replaced by its masked form: for messages of other

@@ -148,10 +148,7 @@ fn connections_beyond_the_bound_are_closed_at_once() {
 /// Sample lines of a scrape whose name starts with `prefix`: line → value.
 fn scrape(address: SocketAddr, prefix: &str) -> BTreeMap<String, f64> {
     let (_, body) = get(address, "/metrics", Duration::from_secs(5)).expect("a scrape");
-    body.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit_once(' ').map(|(series, value)| (series.to_owned(), value.parse().unwrap())))
-        .collect()
+    common::samples(&body, prefix)
 }
 
 #[test]

@@ -34,10 +34,7 @@ fn serve(app: Router) -> String {
 /// Sample lines of the Prometheus endpoint whose name starts with `prefix`: line → value.
 fn scrape(address: std::net::SocketAddr, prefix: &str) -> BTreeMap<String, f64> {
     let body = reqwest::blocking::get(format!("http://{address}/metrics")).unwrap().text().unwrap();
-    body.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit_once(' ').map(|(series, value)| (series.to_owned(), value.parse().unwrap())))
-        .collect()
+    common::samples(&body, prefix)
 }
 
 #[test]

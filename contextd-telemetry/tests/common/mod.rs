@@ -236,3 +236,11 @@ pub fn rss_bytes() -> u64 {
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
 }
+
+/// The sample lines of a Prometheus text body whose name starts with `prefix`: series → value.
+pub fn samples(body: &str, prefix: &str) -> std::collections::BTreeMap<String, f64> {
+    body.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit_once(' ').map(|(series, value)| (series.to_owned(), value.parse().unwrap())))
+        .collect()
+}
