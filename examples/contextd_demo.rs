@@ -39,27 +39,29 @@ enum Run {
     Serve,
 }
 
-const USAGE: &str = "usage: contextd_demo [--operations <n> | --duration <seconds> | --serve]";
+/// The command line: `--operations N`, `--duration SECONDS` or `--serve` (clap accepts both
+/// `--flag value` and `--flag=value`).
+#[derive(clap::Parser)]
+#[command(name = "contextd_demo", about = "Runs contextd-like operations with full telemetry")]
+struct Args {
+    /// Rounds of operations to run, then flush and exit [default: 100].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with_all = ["duration", "serve"])]
+    operations: Option<u64>,
+    /// Run for this many seconds, then flush and exit.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "serve")]
+    duration: Option<u64>,
+    /// Run until interrupted, serving the HTTP API.
+    #[arg(long)]
+    serve: bool,
+}
 
-fn parse_args(args: &[String]) -> Result<Run, String> {
-    match args {
-        [] => Ok(Run::Operations(100)),
-        [flag] if flag == "--serve" => Ok(Run::Serve),
-        [flag, value] if flag == "--operations" => value
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Run::Operations)
-            .ok_or_else(|| format!("--operations {value:?}: expected a whole number greater than 0")),
-        [flag, value] if flag == "--duration" => value
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(|s| Run::Duration(Duration::from_secs(s)))
-            .ok_or_else(|| {
-                format!("--duration {value:?}: expected a whole number of seconds greater than 0")
-            }),
-        other => Err(format!("unexpected arguments {other:?}")),
+impl Args {
+    fn run(&self) -> Run {
+        match (self.operations, self.duration, self.serve) {
+            (_, Some(seconds), _) => Run::Duration(Duration::from_secs(seconds)),
+            (_, _, true) => Run::Serve,
+            (operations, _, _) => Run::Operations(operations.unwrap_or(100)),
+        }
     }
 }
 
@@ -452,14 +454,8 @@ fn http_get(address: std::net::SocketAddr, path: &str) {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let run = match parse_args(&args) {
-        Ok(run) => run,
-        Err(message) => {
-            eprintln!("contextd_demo: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    // A malformed command line exits with status 2 and clap's message, naming the flag.
+    let run = <Args as clap::Parser>::parse().run();
     match demo(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

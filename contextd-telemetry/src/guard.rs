@@ -113,8 +113,9 @@ impl TelemetryGuard {
         self.span_queue.dropped()
     }
 
-    /// Instruments that exceeded their cardinality limit so far (each was warned about once on
-    /// stderr); their extra label combinations are merged into an `otel.metric.overflow` series.
+    /// Instruments that exceeded their cardinality limit so far (each was warned about once, as a
+    /// `tracing` warning); their extra label combinations are merged into an
+    /// `otel.metric.overflow` series.
     pub fn overflowed_instruments(&self) -> Vec<String> {
         self.overflow.instruments()
     }
@@ -187,7 +188,7 @@ impl TelemetryGuard {
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Err(error) = self.shutdown_inner() {
-            eprintln!("contextd-telemetry: {error}");
+            tracing::warn!(target: "contextd_telemetry", "dropping the telemetry guard: {error}");
         }
     }
 }

@@ -51,10 +51,12 @@ impl OverflowWatch {
     fn warn(&self, name: &str) {
         let Ok(mut warned) = self.warned.lock() else { return };
         if warned.insert(name.to_owned()) {
-            eprintln!(
-                "contextd-telemetry: {name} exceeded its cardinality limit; further label combinations are \
-                 merged into one series with otel.metric.overflow=\"true\". A label is probably fed with \
-                 unbounded values (ids, paths, user input)."
+            tracing::warn!(
+                target: "contextd_telemetry",
+                instrument = name,
+                "{name} exceeded its cardinality limit; further label combinations are merged into one \
+                 series with otel.metric.overflow=\"true\". A label is probably fed with unbounded values \
+                 (ids, paths, user input)."
             );
         }
     }

@@ -1,5 +1,6 @@
-//! Export outcomes: counted always, logged to stderr at most once a minute per signal, so a
-//! dead collector produces a readable trickle of messages, not a flood.
+//! Export outcomes: counted always, reported as a `tracing` warning (target `contextd_telemetry`)
+//! at most once a minute per signal, so a dead collector produces a readable trickle of
+//! messages, not a flood, wherever the service sends its logs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -113,7 +114,7 @@ impl ExportReport {
             String::new()
         };
         // Destinations are masked and causes are the client's words; header values never reach it.
-        eprintln!("contextd-telemetry: {} {}{also}", self.signal(), self.explain(error));
+        tracing::warn!(target: "contextd_telemetry", signal = self.signal(), "{} {}{also}", self.signal(), self.explain(error));
         *last = Some(Instant::now());
         *unlogged = 0;
     }

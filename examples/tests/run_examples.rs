@@ -55,10 +55,22 @@ fn plain_main_runs_without_a_runtime() {
 }
 
 #[test]
-fn demo_rejects_bad_flags() {
-    let output = example("contextd_demo").args(["--duration", "soon"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--duration \"soon\""));
+fn demo_rejects_bad_flags_and_takes_both_flag_forms() {
+    for bad in [
+        &["--duration", "soon"][..],
+        &["--duration=soon"],
+        &["--operations", "0"],
+        &["--serve", "--duration=3"],
+    ] {
+        let output = example("contextd_demo").args(bad).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{bad:?}: {stderr}");
+        assert!(stderr.contains("--duration") || stderr.contains("--operations"), "{bad:?}: {stderr}");
+    }
+    for good in [&["--operations=2"][..], &["--operations", "2"]] {
+        let (_, stderr) = run(example("contextd_demo").args(good).env("OTEL_METRICS_EXPORTER", "none"));
+        assert!(stderr.contains("2 rounds"), "{good:?}: {stderr}");
+    }
 }
 
 #[test]
