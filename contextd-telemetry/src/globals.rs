@@ -1,14 +1,20 @@
 //! The process-wide state telemetry takes, installed and removed in one place: the claim that
-//! one telemetry instance runs at a time, the global meter and tracer providers, and the binding
-//! of `contextd_metrics` (its `meters()`, call sites and gauges). Each is a value that undoes
+//! one telemetry instance runs at a time, the global meter and tracer providers, the global
+//! text-map propagator (`OTEL_PROPAGATORS`), and the binding of `contextd_metrics` (its
+//! `meters()`, call sites and gauges). Each is a value that undoes
 //! itself when dropped, so no path can forget a step.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::noop::NoopTextMapPropagator;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+
+use crate::config::Propagator;
 use crate::error::TelemetryError;
 
 /// Set while an instance runs, so a second `init` is refused instead of replacing providers
@@ -35,9 +41,20 @@ impl Claim {
         meters: &SdkMeterProvider,
         tracers: &SdkTracerProvider,
         tracer: Option<SdkTracer>,
+        propagators: &[Propagator],
     ) -> Globals {
         opentelemetry::global::set_meter_provider(meters.clone());
         opentelemetry::global::set_tracer_provider(tracers.clone());
+        let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> = propagators
+            .iter()
+            .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
+                match p {
+                    Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
+                    Propagator::Baggage => Box::new(BaggagePropagator::new()),
+                }
+            })
+            .collect();
+        opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(propagators));
         contextd_metrics::bind_global(&meters.meter(contextd_metrics::METER_NAME), tracer);
         Globals { claim: Some(self) }
     }
@@ -68,6 +85,7 @@ impl Drop for Globals {
     fn drop(&mut self) {
         opentelemetry::global::set_meter_provider(opentelemetry::metrics::noop::NoopMeterProvider::new());
         opentelemetry::global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
+        opentelemetry::global::set_text_map_propagator(NoopTextMapPropagator::new());
         contextd_metrics::unbind_global_meters();
     }
 }

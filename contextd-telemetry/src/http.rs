@@ -4,7 +4,9 @@
 //! `http.request.method` (unknown methods as `_OTHER`), `http.route` (the matched route template,
 //! never the raw path), `http.response.status_code`, and `error.type` for 5xx responses and
 //! panics; `http.server.active_requests` while it runs; and a server span named
-//! `<METHOD> <route>` that continues an incoming W3C `traceparent`.
+//! `<METHOD> <route>` that continues the caller's trace, read with the propagators of
+//! `OTEL_PROPAGATORS` (W3C Trace Context and Baggage by default). [`inject_context`] carries the
+//! trace on in the headers of the requests a handler makes.
 //!
 //! The duration ends when the response head is ready (not when a streamed body ends). A handler
 //! panic is caught: the request is answered 500 and recorded with `error.type="panic"`. A
@@ -33,10 +35,9 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use opentelemetry::metrics::{Histogram, UpDownCounter};
-use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
+use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::{FutureExt as _, SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context as OtelContext, KeyValue, global};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_semantic_conventions::{attribute as attr, metric};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -141,6 +142,31 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) =
+            (http::HeaderName::from_bytes(key.as_bytes()), http::HeaderValue::from_str(&value))
+        {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Adds the current trace context (and baggage) to the headers of an outgoing request, in the
+/// formats of `OTEL_PROPAGATORS`, so the service called continues the trace.
+///
+/// ```
+/// let mut headers = http::HeaderMap::new();
+/// contextd_telemetry::http::inject_context(&mut headers);
+/// // e.g. reqwest: client.get(url).headers(headers)
+/// ```
+pub fn inject_context(headers: &mut http::HeaderMap) {
+    let cx = OtelContext::current();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut HeaderInjector(headers)));
+}
+
 fn route_of<B>(request: &http::Request<B>) -> Option<Cow<'static, str>> {
     #[cfg(feature = "axum")]
     if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
@@ -180,7 +206,8 @@ where
             common.push(KeyValue::new(attr::HTTP_ROUTE, route.clone()));
         }
 
-        let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
+        // The propagators `OTEL_PROPAGATORS` chose (installed globally by `init`).
+        let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
         let name = match &route {
             Some(route) => format!("{method} {route}"),
             None => method.to_owned(),

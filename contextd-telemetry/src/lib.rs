@@ -56,8 +56,8 @@ use std::sync::Arc;
 use opentelemetry::metrics::MeterProvider as _;
 
 pub use config::{
-    BatchSpanConfig, MetricsExporter, OtlpCompression, OtlpProtocol, OtlpSignalConfig, SamplerConfig,
-    TelemetryConfig, TracesExporter,
+    BatchSpanConfig, MetricsExporter, OtlpCompression, OtlpProtocol, OtlpSignalConfig, Propagator,
+    SamplerConfig, TelemetryConfig, TracesExporter,
 };
 pub use error::{ShutdownError, TelemetryError};
 pub use guard::TelemetryGuard;
@@ -116,7 +116,7 @@ fn start(config: &TelemetryConfig, claim: globals::Claim) -> Result<TelemetryGua
     // Wrapped operations start spans on the SDK tracer directly; with no span exporter they start none.
     let tracer = (config.traces_exporter != TracesExporter::None)
         .then(|| opentelemetry::trace::TracerProvider::tracer(&tracer_provider, TRACER_NAME));
-    let globals = claim.install(&metrics.provider, &tracer_provider, tracer);
+    let globals = claim.install(&metrics.provider, &tracer_provider, tracer, &config.propagators);
     register_self_metrics(
         &metrics.provider.meter(contextd_metrics::METER_NAME),
         &metrics_report,

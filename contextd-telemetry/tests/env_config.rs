@@ -43,6 +43,7 @@ const MALFORMED: &[(&str, &str, &str)] = &[
     ("OTEL_EXPORTER_PROMETHEUS_PORT", "70000", "TCP port"),
     ("OTEL_TRACES_SAMPLER", "sometimes", "`always_on`"),
     ("OTEL_TRACES_SAMPLER_ARG", "1.5", "ratio between 0 and 1"),
+    ("OTEL_PROPAGATORS", "tracecontext,b3", "`tracecontext` and `baggage`, or `none`"),
     ("OTEL_BSP_SCHEDULE_DELAY", "soon", "milliseconds"),
     ("OTEL_BSP_MAX_QUEUE_SIZE", "0", "greater than 0"),
     ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "many", "greater than 0"),
@@ -190,4 +191,16 @@ fn builder_values_are_validated_at_init() {
     assert!(error.to_string().contains("with_otlp_metrics_endpoint = vm:8428"), "{error}");
     let error = parse(&[]).unwrap().with_sampler(SamplerConfig::TraceIdRatio(2.0)).init().unwrap_err();
     assert!(error.to_string().contains("with_sampler"), "{error}");
+}
+
+#[test]
+fn propagators_default_to_trace_context_and_baggage_and_can_be_none() {
+    use contextd_telemetry::Propagator::{Baggage, TraceContext};
+    assert_eq!(parse(&[]).unwrap().propagators(), [TraceContext, Baggage]);
+    assert_eq!(parse(&[("OTEL_PROPAGATORS", "baggage")]).unwrap().propagators(), [Baggage]);
+    assert!(parse(&[("OTEL_PROPAGATORS", "none")]).unwrap().propagators().is_empty());
+    let error = parse(&[("OTEL_PROPAGATORS", "none,tracecontext")]).unwrap_err().to_string();
+    assert!(error.contains("`none` cannot be combined"), "{error}");
+    let error = parse(&[("OTEL_PROPAGATORS", "tracecontext,b3")]).unwrap_err().to_string();
+    assert!(error.contains("`b3` is not a supported propagator"), "{error}");
 }

@@ -137,3 +137,92 @@ async fn boom() -> &'static str {
 fn hex(text: &str) -> Vec<u8> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
 }
+
+/// A one-request HTTP server that answers 200 and hands back the headers it received.
+fn capture_one_request() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (sender, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = String::new();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            head.push_str(&line);
+            line.clear();
+        }
+        stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+        sender.send(head).unwrap();
+    });
+    (format!("http://{address}/downstream"), received)
+}
+
+#[test]
+fn the_trace_and_baggage_continue_through_an_outgoing_request() {
+    let _serial = serial();
+    let receiver = HttpTraceReceiver::start();
+    let telemetry = TelemetryConfig::from_lookup(|_| None)
+        .unwrap()
+        .with_metrics_exporter(MetricsExporter::None)
+        .with_otlp_traces_endpoint(receiver.traces_endpoint())
+        .with_sampler(SamplerConfig::ParentBasedAlwaysOn)
+        .with_tracing_subscriber(false)
+        .init()
+        .unwrap();
+    let (downstream, captured) = capture_one_request();
+    let app = Router::new()
+        .route(
+            "/call",
+            get(move || {
+                let downstream = downstream.clone();
+                async move {
+                    // What a handler does before calling another service.
+                    let mut headers = http::HeaderMap::new();
+                    contextd_telemetry::http::inject_context(&mut headers);
+                    tokio::task::spawn_blocking(move || {
+                        reqwest::blocking::Client::new()
+                            .get(downstream)
+                            .headers(headers)
+                            .send()
+                            .unwrap()
+                            .status()
+                    })
+                    .await
+                    .unwrap()
+                    .as_u16()
+                    .to_string()
+                }
+            }),
+        )
+        .layer(HttpMetricsLayer::new());
+    let base = serve(app);
+    let answer = reqwest::blocking::Client::new()
+        .get(format!("{base}/call"))
+        .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        .header("baggage", "tenant=acme")
+        .send()
+        .unwrap();
+    assert_eq!(answer.text().unwrap(), "200");
+    let head = captured.recv_timeout(Duration::from_secs(10)).unwrap().to_lowercase();
+    let traceparent =
+        head.lines().find_map(|l| l.strip_prefix("traceparent: ")).expect(&head).trim().to_owned();
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts[1], "0af7651916cd43dd8448eb211c80319c", "the downstream call is in the caller's trace");
+    assert_ne!(parts[2], "b7ad6b7169203331", "its parent is our server span, not the caller's");
+    assert!(head.contains("baggage: tenant=acme"), "baggage travels on: {head}");
+    // The parent the downstream sees is the server span we exported.
+    telemetry.force_flush().unwrap();
+    let server_span = eventually(Duration::from_secs(10), "the server span", || {
+        receiver
+            .received
+            .spans()
+            .into_iter()
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .find(|s| s.name == "GET /call")
+    });
+    assert_eq!(server_span.span_id, hex(parts[2]));
+    telemetry.shutdown().unwrap();
+}

@@ -9,7 +9,7 @@ use super::parse::{
 };
 use super::{
     BatchSpanConfig, DEFAULT_SHUTDOWN_TIMEOUT, MetricsExporter, OtlpCompression, OtlpProtocol,
-    OtlpSignalConfig, SamplerConfig, TelemetryConfig, TracesExporter,
+    OtlpSignalConfig, Propagator, SamplerConfig, TelemetryConfig, TracesExporter,
 };
 use crate::error::TelemetryError;
 use crate::masking;
@@ -59,6 +59,7 @@ variables! {
     OTEL_EXPORTER_PROMETHEUS_PORT,
     OTEL_TRACES_SAMPLER,
     OTEL_TRACES_SAMPLER_ARG,
+    OTEL_PROPAGATORS,
     OTEL_BSP_SCHEDULE_DELAY,
     OTEL_BSP_MAX_QUEUE_SIZE,
     OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
@@ -363,6 +364,13 @@ impl TelemetryConfig {
                 .unwrap_or(9464),
             prometheus_server: true,
             sampler,
+            propagators: env
+                .parse_explained(
+                    OTEL_PROPAGATORS,
+                    "a comma-separated list of `tracecontext` and `baggage`, or `none`",
+                    |v| parse_propagators(v).map_err(Some),
+                )?
+                .unwrap_or_else(|| vec![Propagator::TraceContext, Propagator::Baggage]),
             batch,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             install_tracing_subscriber: true,
@@ -372,4 +380,25 @@ impl TelemetryConfig {
         };
         Ok(config)
     }
+}
+
+/// `tracecontext,baggage`, either alone, or `none`.
+fn parse_propagators(text: &str) -> Result<Vec<Propagator>, String> {
+    let names: Vec<&str> = text.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+    if names == ["none"] {
+        return Ok(Vec::new());
+    }
+    let mut propagators = Vec::new();
+    for name in names {
+        let propagator = match name {
+            "tracecontext" => Propagator::TraceContext,
+            "baggage" => Propagator::Baggage,
+            "none" => return Err("`none` cannot be combined with other propagators".into()),
+            other => return Err(format!("`{other}` is not a supported propagator")),
+        };
+        if !propagators.contains(&propagator) {
+            propagators.push(propagator);
+        }
+    }
+    Ok(propagators)
 }

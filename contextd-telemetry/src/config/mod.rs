@@ -75,6 +75,16 @@ pub enum SamplerConfig {
     ParentBasedTraceIdRatio(f64),
 }
 
+/// A context propagation format (`OTEL_PROPAGATORS`): how the trace (and baggage) travel in the
+/// headers of requests between services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagator {
+    /// W3C Trace Context: `traceparent` and `tracestate`.
+    TraceContext,
+    /// W3C Baggage: `baggage`.
+    Baggage,
+}
+
 /// The batch span processor's bounds (`OTEL_BSP_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSpanConfig {
@@ -163,6 +173,7 @@ pub struct TelemetryConfig {
     pub(crate) prometheus_port: u16,
     pub(crate) prometheus_server: bool,
     pub(crate) sampler: SamplerConfig,
+    pub(crate) propagators: Vec<Propagator>,
     pub(crate) batch: BatchSpanConfig,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) install_tracing_subscriber: bool,
@@ -279,6 +290,13 @@ impl TelemetryConfig {
         self
     }
 
+    /// Sets the propagation formats installed as the global text-map propagator at `init`
+    /// (overrides `OTEL_PROPAGATORS`; default W3C Trace Context and Baggage; empty: none).
+    pub fn with_propagators(mut self, propagators: impl Into<Vec<Propagator>>) -> Self {
+        self.propagators = propagators.into();
+        self
+    }
+
     /// Chooses the span sampler (overrides `OTEL_TRACES_SAMPLER`).
     pub fn with_sampler(mut self, sampler: SamplerConfig) -> Self {
         self.sampler = sampler;
@@ -356,6 +374,11 @@ impl TelemetryConfig {
     /// The time between two metric exports.
     pub fn metric_export_interval(&self) -> Duration {
         self.metric_export_interval
+    }
+
+    /// The propagation formats `init` installs globally.
+    pub fn propagators(&self) -> &[Propagator] {
+        &self.propagators
     }
 
     /// The span sampler.
