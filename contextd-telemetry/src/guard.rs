@@ -98,6 +98,36 @@ impl TelemetryGuard {
         self.prometheus_handler.clone()
     }
 
+    /// A `tracing` layer that turns `tracing` spans into spans of this telemetry's traces, for the
+    /// service's own subscriber:
+    ///
+    /// ```no_run
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    /// use tracing_subscriber::util::SubscriberInitExt as _;
+    ///
+    /// let telemetry = contextd_telemetry::init()?;
+    /// tracing_subscriber::registry()
+    ///     .with(telemetry.tracing_layer())
+    ///     // .with(tracing_subscriber::fmt::layer()) and any other layers of the service
+    ///     .init();
+    /// # Ok::<(), contextd_telemetry::TelemetryError>(())
+    /// ```
+    ///
+    /// Entering a `tracing` span also makes it the current OpenTelemetry context, so spans of
+    /// either API (and of `#[instrument_op]`) nest into one trace.
+    pub fn tracing_layer<S>(&self) -> impl tracing_subscriber::Layer<S>
+    where
+        S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    {
+        let provider = match &self.parts {
+            Some(parts) => parts.tracer_provider.clone(),
+            // A disabled SDK: spans go nowhere.
+            None => SdkTracerProvider::builder().build(),
+        };
+        let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, crate::TRACER_NAME);
+        tracing_opentelemetry::layer().with_tracer(tracer)
+    }
+
     /// Export outcomes of metrics since `init` (each Prometheus scrape counts as one export).
     pub fn metrics_export_stats(&self) -> ExportStats {
         self.metrics_report.stats()

@@ -203,8 +203,8 @@ fn register_self_metrics(
 }
 
 /// A `tracing` layer that turns `tracing` spans into OpenTelemetry spans of the global tracer
-/// provider, for services that compose their own subscriber (then call
-/// [`TelemetryConfig::with_tracing_subscriber(false)`](TelemetryConfig::with_tracing_subscriber)).
+/// provider as it is when the layer is built (build it after `init`). Prefer
+/// [`TelemetryGuard::tracing_layer`], bound to one telemetry instance.
 ///
 /// Entering a `tracing` span also makes it the current OpenTelemetry context, so spans created
 /// through either API nest into one trace.

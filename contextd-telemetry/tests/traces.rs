@@ -52,6 +52,11 @@ fn tracing_spans_and_otel_spans_form_one_trace_over_http() {
     let _serial = serial();
     let receiver = HttpTraceReceiver::start();
     let telemetry = config(receiver.traces_endpoint()).init().unwrap();
+    // The service's own subscriber, with our layer: scoped to this thread, as a test must.
+    let _subscriber = {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(telemetry.tracing_layer()))
+    };
 
     {
         let request = tracing::info_span!("mcp.request", tool = "checkpoint_save");

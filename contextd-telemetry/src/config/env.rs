@@ -373,7 +373,7 @@ impl TelemetryConfig {
                 .unwrap_or_else(|| vec![Propagator::TraceContext, Propagator::Baggage]),
             batch,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
-            install_tracing_subscriber: true,
+            install_tracing_subscriber: false,
             runtime_metrics: true,
             #[cfg(feature = "runtime-metrics")]
             tokio_runtime: None,

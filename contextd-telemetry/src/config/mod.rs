@@ -317,8 +317,9 @@ impl TelemetryConfig {
     }
 
     /// Whether `init` installs a global `tracing` subscriber that sends `tracing` spans to
-    /// OpenTelemetry (default yes, when no global subscriber is set yet). Turn it off to compose
-    /// your own with [`tracing_layer`](crate::tracing_layer).
+    /// OpenTelemetry, if the process has none yet (default no: a library does not take the
+    /// process's subscriber unless asked). Services compose their own with
+    /// [`TelemetryGuard::tracing_layer`](crate::TelemetryGuard::tracing_layer).
     pub fn with_tracing_subscriber(mut self, install: bool) -> Self {
         self.install_tracing_subscriber = install;
         self
