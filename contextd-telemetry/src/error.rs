@@ -81,3 +81,14 @@ impl ShutdownError {
         format!("{signal}: deadline of {deadline:?} exceeded{context}")
     }
 }
+
+/// The error for a configuration this build was compiled without.
+#[allow(dead_code, reason = "unused in a build with every feature")]
+pub(crate) fn feature_needed(signal: &'static str, what: &str, feature: &str) -> TelemetryError {
+    TelemetryError::Exporter {
+        signal,
+        message: format!(
+            "{what} needs contextd-telemetry's `{feature}` cargo feature; enable it in Cargo.toml"
+        ),
+    }
+}

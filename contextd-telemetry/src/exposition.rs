@@ -20,6 +20,7 @@ pub(crate) fn render(metrics: &ResourceMetrics, out: &mut String) {
 }
 
 /// Writes `target_info` and every metric of `metrics`, with scope labels, for scrapers.
+#[cfg(feature = "prometheus")]
 pub(crate) fn render_for_pull(metrics: &ResourceMetrics, out: &mut String) {
     let mut resource: Vec<KeyValue> =
         metrics.resource().iter().map(|(key, value)| KeyValue::new(key.clone(), value.clone())).collect();

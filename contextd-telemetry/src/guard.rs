@@ -14,9 +14,12 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::error::ShutdownError;
 use crate::globals::Globals;
+#[cfg(feature = "prometheus")]
 use crate::prometheus::{PrometheusEndpoint, PrometheusHandler};
 use crate::report::{ExportReport, ExportStats};
 use crate::transport::Transport;
+#[cfg(not(feature = "prometheus"))]
+use crate::unavailable::Unavailable as PrometheusEndpoint;
 
 /// What a running telemetry instance owns.
 pub(crate) struct Parts {
@@ -41,6 +44,7 @@ pub(crate) struct Parts {
 pub struct TelemetryGuard {
     parts: Option<Parts>,
     prometheus_address: Option<SocketAddr>,
+    #[cfg(feature = "prometheus")]
     prometheus_handler: Option<PrometheusHandler>,
     deadline: Duration,
     metrics_report: Arc<ExportReport>,
@@ -63,6 +67,7 @@ impl TelemetryGuard {
     pub(crate) fn running(parts: Parts, deadline: Duration) -> Self {
         Self {
             prometheus_address: parts.prometheus.as_ref().and_then(PrometheusEndpoint::address),
+            #[cfg(feature = "prometheus")]
             prometheus_handler: parts.prometheus.as_ref().map(|endpoint| endpoint.handler.clone()),
             metrics_report: parts.metrics_report.clone(),
             traces_report: parts.traces_report.clone(),
@@ -78,6 +83,7 @@ impl TelemetryGuard {
         Self {
             parts: None,
             prometheus_address: None,
+            #[cfg(feature = "prometheus")]
             prometheus_handler: None,
             deadline: Duration::ZERO,
             metrics_report: Arc::default(),
@@ -94,6 +100,8 @@ impl TelemetryGuard {
 
     /// What answers Prometheus scrapes, when that exporter is in use: mount it on your own
     /// router (see [`PrometheusHandler`]).
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub fn prometheus_handler(&self) -> Option<PrometheusHandler> {
         self.prometheus_handler.clone()
     }

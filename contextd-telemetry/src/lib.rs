@@ -26,6 +26,7 @@
 //! providers, [`naming`] translates names the way Prometheus backends do, and `guard.rs` keeps
 //! shutdown within its deadline.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
 mod console;
@@ -41,15 +42,18 @@ pub mod naming;
 mod overflow;
 #[cfg(feature = "profiling")]
 pub mod profiling;
+#[cfg(feature = "prometheus")]
 mod prometheus;
 mod report;
 mod resource;
 #[cfg(feature = "runtime-metrics")]
 mod runtime;
+#[cfg(feature = "http-server")]
 mod serve;
 mod span_queue;
 mod traces;
 mod transport;
+mod unavailable;
 
 use std::sync::Arc;
 
@@ -61,6 +65,7 @@ pub use config::{
 };
 pub use error::{ShutdownError, TelemetryError};
 pub use guard::TelemetryGuard;
+#[cfg(feature = "prometheus")]
 pub use prometheus::PrometheusHandler;
 pub use report::ExportStats;
 

@@ -80,6 +80,7 @@ pub(crate) fn masked_url(text: &str) -> String {
 
 /// `text` with every occurrence of `url` replaced by its masked form: for messages of other
 /// crates that quote an endpoint verbatim.
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
 pub(crate) fn scrub_url(text: &str, url: &str) -> String {
     if url.is_empty() { text.to_owned() } else { text.replace(url, &masked_url(url)) }
 }

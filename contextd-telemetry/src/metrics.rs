@@ -14,9 +14,13 @@ use crate::console::ConsoleMetricExporter;
 use crate::error::TelemetryError;
 use crate::naming::{SeriesKind, catalog_wire_unit};
 use crate::overflow::OverflowWatch;
+#[cfg(feature = "prometheus")]
 use crate::prometheus::PrometheusEndpoint;
 use crate::report::{ExportReport, ReportingMetrics};
+use crate::transport::OtlpMetricExporter;
 use crate::transport::Transport;
+#[cfg(not(feature = "prometheus"))]
+use crate::unavailable::Unavailable as PrometheusEndpoint;
 
 /// The meter provider and what serves it.
 pub(crate) struct MetricsPipeline {
@@ -50,6 +54,15 @@ pub(crate) fn build(
                 None,
             )
         }
+        #[cfg(not(feature = "prometheus"))]
+        MetricsExporter::Prometheus => {
+            return Err(crate::error::feature_needed(
+                "metrics",
+                "OTEL_METRICS_EXPORTER=prometheus",
+                "prometheus",
+            ));
+        }
+        #[cfg(feature = "prometheus")]
         MetricsExporter::Prometheus => {
             let (reader, endpoint) = PrometheusEndpoint::start(
                 &config.prometheus_host,
@@ -69,7 +82,7 @@ pub(crate) fn build(
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant, reason = "one value per meter provider, never moved on a hot path")]
 enum MetricExporterKind {
-    Otlp(opentelemetry_otlp::MetricExporter),
+    Otlp(OtlpMetricExporter),
     Console(ConsoleMetricExporter),
 }
 
@@ -120,9 +133,9 @@ fn otlp_exporter(
     signal: &OtlpSignalConfig,
     transport: &Transport,
     report: &Arc<ExportReport>,
-) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
+) -> Result<OtlpMetricExporter, TelemetryError> {
     crate::transport::otlp_exporter!(
-        opentelemetry_otlp::MetricExporter,
+        OtlpMetricExporter,
         crate::report::Signal::Metrics.as_str(),
         signal,
         transport,

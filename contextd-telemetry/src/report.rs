@@ -64,6 +64,7 @@ impl ExportReport {
     }
 
     /// Remembers why a request failed (called by the HTTP client for every attempt).
+    #[cfg(feature = "otlp-http")]
     pub(crate) fn note_failure(&self, cause: String) {
         if let Ok(mut last) = self.last_failure.lock() {
             *last = Some(cause);

@@ -12,7 +12,7 @@ use crate::console::ConsoleSpanExporter;
 use crate::error::TelemetryError;
 use crate::report::{ExportReport, ReportingSpans};
 use crate::span_queue::{Bounded, SpanQueue};
-use crate::transport::Transport;
+use crate::transport::{OtlpSpanExporter, Transport};
 
 pub(crate) fn build(
     config: &TelemetryConfig,
@@ -56,7 +56,7 @@ pub(crate) fn build(
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant, reason = "one value per tracer provider, never moved on a hot path")]
 enum SpanExporterKind {
-    Otlp(opentelemetry_otlp::SpanExporter),
+    Otlp(OtlpSpanExporter),
     Console(ConsoleSpanExporter),
 }
 
@@ -107,9 +107,9 @@ fn otlp_exporter(
     signal: &OtlpSignalConfig,
     transport: &Transport,
     report: &Arc<ExportReport>,
-) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+) -> Result<OtlpSpanExporter, TelemetryError> {
     crate::transport::otlp_exporter!(
-        opentelemetry_otlp::SpanExporter,
+        OtlpSpanExporter,
         crate::report::Signal::Traces.as_str(),
         signal,
         transport,

@@ -4,21 +4,40 @@
 //! works, and nothing here is created or dropped on a runtime thread of the caller's, which
 //! would panic (blocking clients and runtimes refuse to be dropped inside async contexts).
 
+#[cfg(feature = "otlp-http")]
 use std::collections::HashMap;
+#[cfg(feature = "otlp-http")]
 use std::future::Future;
+#[cfg(feature = "otlp-http")]
 use std::pin::Pin;
+#[cfg(feature = "otlp-http")]
 use std::sync::Arc;
+#[cfg(feature = "otlp-http")]
 use std::time::Duration;
 
+#[cfg(feature = "otlp-http")]
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
+use opentelemetry_otlp::WithExportConfig;
+#[cfg(feature = "otlp-http")]
+use opentelemetry_otlp::WithHttpConfig;
 
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
-
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
 use crate::config::{OtlpCompression, OtlpSignalConfig};
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
 use crate::error::TelemetryError;
+#[cfg(feature = "otlp-http")]
 use crate::report::ExportReport;
 
+#[cfg(not(any(feature = "otlp-http", feature = "grpc")))]
+pub(crate) use crate::unavailable::{Unavailable as OtlpMetricExporter, Unavailable as OtlpSpanExporter};
+/// The OTLP exporters, or stand-ins when the build has no OTLP transport (`init` then refuses
+/// `OTEL_*_EXPORTER=otlp` and names the feature).
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
+pub(crate) use opentelemetry_otlp::{MetricExporter as OtlpMetricExporter, SpanExporter as OtlpSpanExporter};
+
 /// Applies one signal's OTLP/HTTP settings to an exporter builder (metrics and spans alike).
+#[cfg(feature = "otlp-http")]
 pub(crate) fn configure_http<B: WithExportConfig + WithHttpConfig>(
     builder: B,
     signal: &OtlpSignalConfig,
@@ -62,6 +81,7 @@ pub(crate) fn configure_grpc<B: WithExportConfig + opentelemetry_otlp::WithTonic
 /// The exporter's HTTP client: the blocking reqwest client, telling the signal's report why each
 /// failed request failed (the OTLP exporter itself reduces every network failure to "network
 /// error").
+#[cfg(feature = "otlp-http")]
 #[derive(Debug)]
 pub(crate) struct ExplainingClient {
     inner: reqwest::blocking::Client,
@@ -71,6 +91,7 @@ pub(crate) struct ExplainingClient {
 }
 
 // The trait is declared with `#[async_trait]`; this is that expansion, written out.
+#[cfg(feature = "otlp-http")]
 impl HttpClient for ExplainingClient {
     fn send_bytes<'client, 'future>(
         &'client self,
@@ -99,6 +120,7 @@ impl HttpClient for ExplainingClient {
 }
 
 /// A failed request in words: refused, timed out, or the innermost error's own text.
+#[cfg(feature = "otlp-http")]
 fn cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut innermost = error;
     let mut timed_out = false;
@@ -131,14 +153,19 @@ impl Transport {
     /// A blocking HTTP client with `timeout` per request, trusting `ca_certificate` (PEM) besides
     /// the system's roots, built on a helper thread so that calling from inside a tokio runtime
     /// cannot panic.
+    #[cfg(feature = "otlp-http")]
     pub(crate) fn http_client(
         &self,
         timeout: Duration,
         ca_certificate: Option<&[u8]>,
     ) -> Result<reqwest::blocking::Client, TelemetryError> {
         let connect_timeout = timeout.min(Duration::from_secs(5));
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut builder =
             reqwest::blocking::Client::builder().timeout(timeout).connect_timeout(connect_timeout);
+        #[cfg(not(feature = "tls"))]
+        let _ = ca_certificate; // refused at validation: a CA certificate needs the `tls` feature
+        #[cfg(feature = "tls")]
         if let Some(pem) = ca_certificate {
             let certificates =
                 reqwest::Certificate::from_pem_bundle(pem).map_err(|e| TelemetryError::Exporter {
@@ -208,19 +235,9 @@ pub(crate) fn grpc_metadata(
     Ok(map)
 }
 
-/// The error for `grpc` without the `grpc` cargo feature.
-#[cfg(not(feature = "grpc"))]
-pub(crate) fn grpc_unavailable(signal: &'static str) -> TelemetryError {
-    TelemetryError::Exporter {
-        signal,
-        message: "OTLP protocol `grpc` needs contextd-telemetry's `grpc` cargo feature; \
-                  enable it or use `http/protobuf`"
-            .into(),
-    }
-}
-
 /// Builds an OTLP exporter (`MetricExporter` or `SpanExporter`) for one signal over HTTP or
 /// gRPC. A macro because the two exporter builders share methods but no trait for `build`.
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
 macro_rules! otlp_exporter {
     ($exporter:path, $name:expr, $signal:expr, $transport:expr, $report:expr) => {{
         let (signal, transport): (&$crate::config::OtlpSignalConfig, &$crate::transport::Transport) =
@@ -232,10 +249,16 @@ macro_rules! otlp_exporter {
         };
         let builder = <$exporter>::builder();
         match signal.protocol {
+            #[cfg(feature = "otlp-http")]
             $crate::config::OtlpProtocol::HttpProtobuf => {
                 $crate::transport::configure_http(builder.with_http(), signal, transport, $report)?
                     .build()
                     .map_err(failed)
+            }
+            #[cfg(not(feature = "otlp-http"))]
+            $crate::config::OtlpProtocol::HttpProtobuf => {
+                let _ = ($report, failed);
+                Err($crate::error::feature_needed($name, "OTLP over HTTP", "otlp-http"))
             }
             #[cfg(feature = "grpc")]
             $crate::config::OtlpProtocol::Grpc => {
@@ -246,8 +269,18 @@ macro_rules! otlp_exporter {
                     .map_err(failed)
             }
             #[cfg(not(feature = "grpc"))]
-            $crate::config::OtlpProtocol::Grpc => Err($crate::transport::grpc_unavailable($name)),
+            $crate::config::OtlpProtocol::Grpc => {
+                Err($crate::error::feature_needed($name, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "grpc"))
+            }
         }
+    }};
+}
+/// Without an OTLP transport in the build, every OTLP exporter is refused.
+#[cfg(not(any(feature = "otlp-http", feature = "grpc")))]
+macro_rules! otlp_exporter {
+    ($exporter:path, $name:expr, $signal:expr, $transport:expr, $report:expr) => {{
+        let _ = ($signal, $transport, $report);
+        Err::<$exporter, _>($crate::error::feature_needed($name, "OTLP export", "otlp-http"))
     }};
 }
 pub(crate) use otlp_exporter;

@@ -402,12 +402,34 @@ impl TelemetryConfig {
         let bad = |setting, value: String, expected: &str| {
             Err(TelemetryError::InvalidConfig { setting, value, expected: expected.to_owned() })
         };
-        for (setting, signal) in [
-            ("with_otlp_metrics_endpoint", &self.otlp_metrics),
-            ("with_otlp_traces_endpoint", &self.otlp_traces),
+        for (setting, signal, used) in [
+            (
+                "with_otlp_metrics_endpoint",
+                &self.otlp_metrics,
+                self.metrics_exporter == MetricsExporter::Otlp,
+            ),
+            ("with_otlp_traces_endpoint", &self.otlp_traces, self.traces_exporter == TracesExporter::Otlp),
         ] {
             if let Err(problem) = check_http_url(&signal.endpoint) {
                 return bad(setting, masking::masked_url(&signal.endpoint), &format!("{URL} ({problem})"));
+            }
+            // What this build cannot do, said before anything starts.
+            let _ = used;
+            #[cfg(not(feature = "tls"))]
+            if used && (signal.endpoint.starts_with("https://") || signal.ca_certificate.is_some()) {
+                return bad(
+                    setting,
+                    masking::masked_url(&signal.endpoint),
+                    "an http:// endpoint: https:// and CA certificates need contextd-telemetry's `tls` feature",
+                );
+            }
+            #[cfg(not(feature = "gzip"))]
+            if used && signal.compression == OtlpCompression::Gzip {
+                return bad(
+                    "OTEL_EXPORTER_OTLP_COMPRESSION",
+                    "gzip".into(),
+                    "`none`: gzip needs contextd-telemetry's `gzip` feature",
+                );
             }
             if signal.timeout.is_zero() {
                 return bad("with_otlp_timeout", "0s".into(), "a duration greater than 0");
