@@ -24,6 +24,7 @@ static UNBOUND: LazyLock<Meters> = LazyLock::new(|| {
 
 /// One binding: the meters and a number that changes with every binding, so that call sites
 /// can tell their cached handles are stale.
+#[derive(Debug)]
 struct BoundMeters {
     generation: u64,
     meters: Meters,
@@ -98,6 +99,10 @@ pub(crate) enum Binding {
 
 #[inline]
 pub(crate) fn binding() -> Binding {
+    #[cfg(feature = "testing")]
+    if let Some(local) = THREAD_BOUND.with(std::cell::Cell::get) {
+        return Binding::Bound { generation: local.generation, meters: &local.meters, tracer: None };
+    }
     let bound = BOUND.load(Ordering::Acquire);
     if bound.is_null() {
         return Binding::Unbound;
@@ -106,6 +111,35 @@ pub(crate) fn binding() -> Binding {
     // `bind_global` and is never freed, so it is valid for 'static and never mutated.
     let bound = unsafe { &*bound };
     Binding::Bound { generation: bound.generation, meters: &bound.meters, tracer: bound.tracer.as_ref() }
+}
+
+#[cfg(feature = "testing")]
+thread_local! {
+    /// A binding for this thread only (a `testing::Capture`), in front of the process's.
+    static THREAD_BOUND: std::cell::Cell<Option<&'static BoundMeters>> = const { std::cell::Cell::new(None) };
+}
+
+/// A thread's own binding, undone when dropped (restoring the one it replaced).
+#[cfg(feature = "testing")]
+#[derive(Debug)]
+pub(crate) struct ThreadBinding {
+    previous: Option<&'static BoundMeters>,
+}
+
+/// Binds `meters()` and the call sites to instruments on `meter` for this thread only.
+#[cfg(feature = "testing")]
+pub(crate) fn bind_thread(meter: &Meter) -> ThreadBinding {
+    let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1;
+    let bound: &'static BoundMeters =
+        Box::leak(Box::new(BoundMeters { generation, meters: Meters::new(meter), tracer: None }));
+    ThreadBinding { previous: THREAD_BOUND.with(|local| local.replace(Some(bound))) }
+}
+
+#[cfg(feature = "testing")]
+impl Drop for ThreadBinding {
+    fn drop(&mut self) {
+        THREAD_BOUND.with(|local| local.set(self.previous));
+    }
 }
 
 /// The process-wide [`Meters`]. Before telemetry is initialised (and after it is shut down) it

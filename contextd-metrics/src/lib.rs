@@ -26,7 +26,8 @@
 //! );
 //! meters.checkpoint_duration.record(0.012, &[KeyValue::new("operation", "create")]);
 //! ```
-#![deny(unsafe_code)] // audited exceptions: the leaked-pointer loads in `global` and `callsite`
+#![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))] // audited exceptions: the leaked-pointer loads in `global` and `callsite`
 
 #[allow(unsafe_code)]
 mod callsite;
@@ -37,6 +38,9 @@ mod global;
 mod meters;
 pub mod redact;
 mod skill_success;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod values;
 
 pub use callsite::{ErrorType, MAX_LABEL_BYTES, Status};
