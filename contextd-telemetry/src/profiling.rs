@@ -5,8 +5,9 @@
 //!   configured maximum, 60 by default) in pprof protobuf, which `go tool pprof` and speedscope
 //!   read;
 //! - `GET /debug/pprof/flamegraph?seconds=N`: the same profile as a flame graph SVG;
-//! - `GET /debug/pprof/heap`: answers 501 — heap profiles need jemalloc with profiling enabled,
-//!   which this build does not link.
+//! - `GET /debug/pprof/heap`: the live heap in pprof protobuf, for services on jemalloc with
+//!   profiling enabled (feature `heap-profiling`; see the `heap_profile` example); 501 otherwise,
+//!   saying what is missing.
 //!
 //! Profiles reveal code and data, so the server listens on loopback unless
 //! [`ProfilingConfig::expose`] opts in to another address, which also requires a bearer token on
@@ -162,10 +163,7 @@ impl ProfilingHandler {
                     Err(message) => text(StatusCode::INTERNAL_SERVER_ERROR, message),
                 }
             }
-            "/debug/pprof/heap" => text(
-                StatusCode::NOT_IMPLEMENTED,
-                "heap profiles need jemalloc built with profiling (e.g. tikv-jemallocator + jemalloc_pprof); this build uses the system allocator\n",
-            ),
+            "/debug/pprof/heap" => heap_profile(),
             _ => text(
                 StatusCode::NOT_FOUND,
                 "endpoints: /debug/pprof/profile?seconds=N, /debug/pprof/flamegraph?seconds=N, /debug/pprof/heap\n",
@@ -204,6 +202,39 @@ pub fn serve(config: ProfilingConfig) -> Result<ProfilingServer, ProfilingError>
         HttpServer::start(listener, "contextd-profiling", Arc::new(ProfilingHandler::new(config)), limits)
             .map_err(|source| ProfilingError::Bind { address, source })?;
     Ok(ProfilingServer { server })
+}
+
+/// The live heap as jemalloc sampled it, in pprof protobuf (gzipped, as `go tool pprof` reads it).
+#[cfg(feature = "heap-profiling")]
+fn heap_profile() -> http::Response<Bytes> {
+    let Some(control) = jemalloc_pprof::PROF_CTL.as_ref() else {
+        return text(
+            StatusCode::NOT_IMPLEMENTED,
+            "jemalloc heap profiling is off: run the service on tikv-jemallocator (feature `profiling`) with \
+             `prof:true,prof_active:true` in `_rjem_malloc_conf`\n",
+        );
+    };
+    let mut control = control.blocking_lock();
+    if !control.activated() {
+        return text(
+            StatusCode::CONFLICT,
+            "jemalloc profiling is enabled but not active (prof_active:false)\n",
+        );
+    }
+    match control.dump_pprof() {
+        Ok(profile) => response(StatusCode::OK, "application/octet-stream", profile.into()),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("dumping the heap profile: {e}\n")),
+    }
+}
+
+/// Without the `heap-profiling` feature there is no heap profile to give.
+#[cfg(not(feature = "heap-profiling"))]
+fn heap_profile() -> http::Response<Bytes> {
+    text(
+        StatusCode::NOT_IMPLEMENTED,
+        "heap profiles need contextd-telemetry's `heap-profiling` feature and a service running on jemalloc \
+         with profiling (tikv-jemallocator)\n",
+    )
 }
 
 /// The `seconds` parameter: 1..=max, default min(30, max).

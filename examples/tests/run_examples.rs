@@ -106,3 +106,18 @@ fn demo_fills_every_catalog_series_in_victoriametrics() {
     let errors = vm.query("sum(contextd_skill_operations_total{status=\"error\"})");
     assert!(!errors.is_empty(), "no failed skill applications recorded");
 }
+
+#[test]
+fn heap_profile_writes_a_profile_of_a_service_on_jemalloc() {
+    let dir = std::env::temp_dir().join(format!("contextd-heap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (stdout, _) = run(example("heap_profile").current_dir(&dir));
+    assert!(stdout.contains("wrote heap.pb.gz") && stdout.contains("holding 32 MiB"), "{stdout}");
+    let profile = std::fs::read(dir.join("heap.pb.gz")).unwrap();
+    assert!(
+        profile.len() > 100 && profile.starts_with(&[0x1f, 0x8b]),
+        "a gzipped profile: {} bytes",
+        profile.len()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
