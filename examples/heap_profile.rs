@@ -18,8 +18,8 @@ use contextd_telemetry::profiling::{ProfilingConfig, serve};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-// 2. Profiling on from the start, one sample about every 512 KiB allocated (jemalloc's default
-//    rate: cheap enough for production).
+/// 2. Profiling on from the start, one sample about every 512 KiB allocated (jemalloc's default
+///    rate: cheap enough for production).
 #[allow(non_upper_case_globals)]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 pub static malloc_conf: &[u8] = b"prof:true,prof_active:true,lg_prof_sample:19\0";
