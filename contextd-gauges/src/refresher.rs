@@ -71,7 +71,7 @@ impl Snapshot {
         }
         let Ok(mut last) = self.last_logged.lock() else { return };
         if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
-            tracing::warn!(target: "contextd_gauges", gauge, "gauge source of {gauge} failed: {message}");
+            tracing::warn!(gauge, "gauge source of {gauge} failed: {message}");
             *last = Some(Instant::now());
         }
     }

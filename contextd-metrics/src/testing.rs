@@ -80,6 +80,11 @@ impl Recorded {
         }
     }
 
+    /// Every series: name, sorted labels and what it recorded.
+    pub fn all(&self) -> impl Iterator<Item = (&str, &[(String, String)], Recording)> {
+        self.series.iter().map(|((name, labels), r)| (name.as_str(), labels.as_slice(), *r))
+    }
+
     /// Every series of `name`: its sorted labels and what it recorded.
     pub fn series(&self, name: &str) -> Vec<(Vec<(String, String)>, Recording)> {
         self.series
@@ -157,23 +162,30 @@ impl Capture {
     /// Stops capturing and returns what was recorded.
     pub fn finish(mut self) -> Recorded {
         drop(self.binding.take());
-        let mut recorded = Recorded::default();
-        if self.provider.force_flush().is_err() {
-            return recorded;
-        }
-        for resource in self.exporter.get_finished_metrics().unwrap_or_default() {
-            for scope in resource.scope_metrics() {
-                for metric in scope.metrics() {
-                    match metric.data() {
-                        AggregatedMetrics::F64(data) => recorded.insert(metric.name(), data),
-                        AggregatedMetrics::U64(data) => recorded.insert(metric.name(), data),
-                        AggregatedMetrics::I64(data) => recorded.insert(metric.name(), data),
-                    }
+        read(&self.provider, &self.exporter)
+    }
+}
+
+/// Flushes `provider` and reads what that one export sent to `exporter`: for tests that build
+/// their own pipeline (a provider with a `PeriodicReader` over an `InMemoryMetricExporter`).
+pub fn read(provider: &SdkMeterProvider, exporter: &InMemoryMetricExporter) -> Recorded {
+    exporter.reset();
+    let mut recorded = Recorded::default();
+    if provider.force_flush().is_err() {
+        return recorded;
+    }
+    for resource in exporter.get_finished_metrics().unwrap_or_default() {
+        for scope in resource.scope_metrics() {
+            for metric in scope.metrics() {
+                match metric.data() {
+                    AggregatedMetrics::F64(data) => recorded.insert(metric.name(), data),
+                    AggregatedMetrics::U64(data) => recorded.insert(metric.name(), data),
+                    AggregatedMetrics::I64(data) => recorded.insert(metric.name(), data),
                 }
             }
         }
-        recorded
     }
+    recorded
 }
 
 impl Drop for Capture {

@@ -226,7 +226,7 @@ impl TelemetryGuard {
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Err(error) = self.shutdown_inner() {
-            tracing::warn!(target: "contextd_telemetry", "dropping the telemetry guard: {error}");
+            tracing::warn!("dropping the telemetry guard: {error}");
         }
     }
 }

@@ -35,12 +35,14 @@ mod exposition;
 mod globals;
 mod guard;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 mod masking;
 mod metrics;
 pub mod naming;
 mod overflow;
 #[cfg(feature = "profiling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "profiling")))]
 pub mod profiling;
 #[cfg(feature = "prometheus")]
 mod prometheus;
@@ -66,6 +68,7 @@ pub use config::{
 pub use error::{ShutdownError, TelemetryError};
 pub use guard::TelemetryGuard;
 #[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub use prometheus::PrometheusHandler;
 pub use report::ExportStats;
 

@@ -52,7 +52,6 @@ impl OverflowWatch {
         let Ok(mut warned) = self.warned.lock() else { return };
         if warned.insert(name.to_owned()) {
             tracing::warn!(
-                target: "contextd_telemetry",
                 instrument = name,
                 "{name} exceeded its cardinality limit; further label combinations are merged into one \
                  series with otel.metric.overflow=\"true\". A label is probably fed with unbounded values \

@@ -1,4 +1,4 @@
-//! Export outcomes: counted always, reported as a `tracing` warning (target `contextd_telemetry`)
+//! Export outcomes: counted always, reported as a `tracing` warning (target `contextd_telemetry::report`)
 //! at most once a minute per signal, so a dead collector produces a readable trickle of
 //! messages, not a flood, wherever the service sends its logs.
 
@@ -115,7 +115,7 @@ impl ExportReport {
             String::new()
         };
         // Destinations are masked and causes are the client's words; header values never reach it.
-        tracing::warn!(target: "contextd_telemetry", signal = self.signal(), "{} {}{also}", self.signal(), self.explain(error));
+        tracing::warn!(signal = self.signal(), "{} {}{also}", self.signal(), self.explain(error));
         *last = Some(Instant::now());
         *unlogged = 0;
     }

@@ -165,17 +165,7 @@ fn fifty_clients_disconnecting_mid_request_leave_no_active_request_behind() {
             }),
         )
         .layer(HttpMetricsLayer::new());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
+    let address = common::serve_axum(app);
 
     let active = |metrics| -> f64 { scrape(metrics, "http_server_active_requests{").values().sum() };
     let clients: Vec<TcpStream> = (0..50)

@@ -17,18 +17,7 @@ use contextd_telemetry::{MetricsExporter, SamplerConfig, TelemetryConfig};
 
 /// Serves `app` on a loopback port from its own runtime; returns the base URL.
 fn serve(app: Router) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    format!("http://{address}")
+    format!("http://{}", common::serve_axum(app))
 }
 
 /// Sample lines of the Prometheus endpoint whose name starts with `prefix`: line → value.

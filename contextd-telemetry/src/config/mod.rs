@@ -335,6 +335,7 @@ impl TelemetryConfig {
     /// The tokio runtime whose metrics to observe; by default the runtime `init` is called in,
     /// if any.
     #[cfg(feature = "runtime-metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "runtime-metrics")))]
     pub fn with_tokio_runtime(mut self, handle: tokio::runtime::Handle) -> Self {
         self.tokio_runtime = Some(handle);
         self
