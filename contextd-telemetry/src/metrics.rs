@@ -57,7 +57,7 @@ pub(crate) fn build(
         #[cfg(not(feature = "prometheus"))]
         MetricsExporter::Prometheus => {
             return Err(crate::error::feature_needed(
-                "metrics",
+                crate::report::Signal::Metrics.as_str(),
                 "OTEL_METRICS_EXPORTER=prometheus",
                 "prometheus",
             ));

@@ -195,11 +195,12 @@ impl VictoriaMetrics {
     }
 
     /// Runs vmalert over `rules` against this instance (queries and remote write) until every
-    /// series of `recorded` is stored, i.e. the recording rules have been evaluated; then stops it.
+    /// name of `recorded` is stored with `series_each` series, i.e. every recording rule has been
+    /// evaluated and written; then stops it.
     ///
     /// # Panics
     /// When vmalert is missing, or the series do not appear within 30 s (with vmalert's output).
-    pub fn evaluate_rules(&self, rules: &[PathBuf], recorded: &[&str]) {
+    pub fn evaluate_rules(&self, rules: &[PathBuf], recorded: &[&str], series_each: usize) {
         let mut command = Command::new(Tool::Vmalert.path());
         for rule in rules {
             command.arg(format!("-rule={}", rule.display()));
@@ -218,9 +219,16 @@ impl VictoriaMetrics {
             .spawn()
             .expect("start vmalert");
         let started = Instant::now();
+        let stored = |name: &str| {
+            let count = self.try_query(&format!("count({{__name__=\"{name}\"}})")).unwrap_or_default();
+            count
+                .first()
+                .and_then(|r| r["value"][1].as_str())
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
         loop {
-            let names = self.metric_names();
-            if recorded.iter().all(|r| names.iter().any(|n| n == r)) {
+            if recorded.iter().all(|name| stored(name) >= series_each) {
                 break;
             }
             if started.elapsed() > Duration::from_secs(30) {
