@@ -74,18 +74,20 @@ impl ExportReport {
     /// `error` of an export, flush or shutdown, said with the destination and the cause of the
     /// last failed request when they are known.
     pub(crate) fn explain(&self, error: &dyn std::fmt::Display) -> String {
-        let cause = self.last_failure.lock().ok().and_then(|last| last.clone());
-        match (&self.destination, cause) {
+        match (&self.destination, self.last_cause()) {
             (Some(destination), Some(cause)) => format!("export to {destination} failed: {cause}"),
             (Some(destination), None) => format!("export to {destination} failed: {error}"),
             (None, _) => format!("export failed: {error}"),
         }
     }
 
+    fn last_cause(&self) -> Option<String> {
+        self.last_failure.lock().ok().and_then(|last| last.clone())
+    }
+
     /// The destination and the last failure, for a missed deadline.
     pub(crate) fn context(&self) -> String {
-        let cause = self.last_failure.lock().ok().and_then(|last| last.clone());
-        match (&self.destination, cause) {
+        match (&self.destination, self.last_cause()) {
             (Some(destination), Some(cause)) => {
                 format!(" while exporting to {destination} (last failure: {cause})")
             }

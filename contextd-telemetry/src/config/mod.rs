@@ -403,6 +403,7 @@ impl TelemetryConfig {
         let bad = |setting, value: String, expected: &str| {
             Err(TelemetryError::InvalidConfig { setting, value, expected: expected.to_owned() })
         };
+        #[cfg_attr(all(feature = "tls", feature = "gzip"), allow(unused_variables))]
         for (setting, signal, used) in [
             (
                 "with_otlp_metrics_endpoint",
@@ -414,8 +415,7 @@ impl TelemetryConfig {
             if let Err(problem) = check_http_url(&signal.endpoint) {
                 return bad(setting, masking::masked_url(&signal.endpoint), &format!("{URL} ({problem})"));
             }
-            // What this build cannot do, said before anything starts.
-            let _ = used;
+            // What this build cannot do for a signal that exports over OTLP, said before anything starts.
             #[cfg(not(feature = "tls"))]
             if used && (signal.endpoint.starts_with("https://") || signal.ca_certificate.is_some()) {
                 return bad(
