@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 
 use contextd_gauges::{CacheStats, CountGauge, GaugeSources, TestTypeRules};
 use contextd_metrics::SkillSuccessTracker;
+use contextd_metrics::contextd::meters;
 use contextd_metrics::values::{EmbeddingProvider, embedding_cost_usd, hybrid_match_score};
-use contextd_metrics::{ErrorType, instrument_op, instrument_ops, meters};
+use contextd_metrics::{ErrorType, instrument_op, instrument_ops};
 use contextd_telemetry::{MetricsExporter, TelemetryConfig, TracesExporter};
 use opentelemetry::KeyValue;
 

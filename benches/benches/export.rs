@@ -79,7 +79,9 @@ fn provider_with(series: usize) -> (SdkMeterProvider, Shared) {
         .with_reader(reader.clone())
         .with_view(move |_: &Instrument| Stream::builder().with_cardinality_limit(series + 10).build().ok())
         .build();
-    let meters = contextd_metrics::Meters::new(&provider.meter(contextd_metrics::METER_NAME));
+    let meters = contextd_metrics::contextd::Meters::new(
+        &provider.meter(contextd_metrics::contextd::CATALOG.namespace),
+    );
     for i in 0..series {
         let attrs =
             [KeyValue::new("operation", "search"), KeyValue::new("database", format!("project_{i:06}"))];

@@ -43,9 +43,9 @@ struct OpLabels {
 
 fn per_call(c: &mut Criterion) {
     let provider = SdkMeterProvider::builder().with_reader(ManualReader::builder().build()).build();
-    let meter = provider.meter(contextd_metrics::METER_NAME);
+    let meter = provider.meter(contextd_metrics::contextd::CATALOG.namespace);
     contextd_metrics::bind_global_meters(&meter);
-    let meters = contextd_metrics::Meters::new(&meter);
+    let meters = contextd_metrics::contextd::Meters::new(&meter);
 
     let family = Family::<OpLabels, PromCounter>::default();
     let prom_counter = family.get_or_create(&OpLabels { operation: "create", status: "success" }).clone();

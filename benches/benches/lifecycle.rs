@@ -75,7 +75,7 @@ fn lifecycle(c: &mut Criterion) {
                 for _ in 0..iters {
                     let guard = start(endpoint);
                     let attrs = [KeyValue::new("operation", "create"), KeyValue::new("status", "success")];
-                    contextd_metrics::meters().checkpoint_operations.add(1, &attrs);
+                    contextd_metrics::contextd::meters().checkpoint_operations.add(1, &attrs);
                     let started = Instant::now();
                     let _ = guard.shutdown();
                     total += started.elapsed();

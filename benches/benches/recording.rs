@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use contextd_metrics::Meters;
+use contextd_metrics::contextd::Meters;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime};
 use metrics_util::registry::{AtomicStorage, Registry};
 use opentelemetry::KeyValue;
@@ -53,7 +53,7 @@ fn both(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: &(dyn Fn() + Sy
 
 fn counters(c: &mut Criterion) {
     let provider = SdkMeterProvider::builder().with_reader(ManualReader::builder().build()).build();
-    let meters = Meters::new(&provider.meter(contextd_metrics::METER_NAME));
+    let meters = Meters::new(&provider.meter(contextd_metrics::contextd::CATALOG.namespace));
     let bound = meters
         .checkpoint_operations
         .bind(&[KeyValue::new("operation", "create"), KeyValue::new("status", "success")]);
@@ -95,7 +95,7 @@ fn counters(c: &mut Criterion) {
 
 fn histograms(c: &mut Criterion) {
     let provider = SdkMeterProvider::builder().with_reader(ManualReader::builder().build()).build();
-    let meters = Meters::new(&provider.meter(contextd_metrics::METER_NAME));
+    let meters = Meters::new(&provider.meter(contextd_metrics::contextd::CATALOG.namespace));
     let bound = meters.checkpoint_duration.bind(&[KeyValue::new("operation", "create")]);
     let operation = String::from("create");
 
@@ -105,7 +105,8 @@ fn histograms(c: &mut Criterion) {
         vec![metrics::Label::new("operation", "create")],
     );
     let metrics_rs = metrics::Histogram::from_arc(registry.get_or_create_histogram(&key, Arc::clone));
-    let prometheus = PromHistogram::new(contextd_metrics::buckets::DURATION_SECONDS.iter().copied());
+    let prometheus =
+        PromHistogram::new(contextd_metrics::contextd::buckets::DURATION_SECONDS.iter().copied());
 
     let mut group = c.benchmark_group("histogram record");
     both(&mut group, "Meters, static attributes", &|| {

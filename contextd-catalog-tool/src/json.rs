@@ -7,7 +7,7 @@ use contextd_metrics_catalog::InstrumentSpec;
 /// `description`, `labels` (the label names) and `buckets` (an array, or `null`).
 ///
 /// ```
-/// let json = contextd_catalog_tool::json(&contextd_metrics_catalog::CATALOG);
+/// let json = contextd_catalog_tool::json(contextd_metrics::contextd::CATALOG.instruments);
 /// assert!(json.starts_with("[\n  {\"name\": \"contextd_mcp_tool_calls_total\""));
 /// ```
 pub fn json(specs: &[InstrumentSpec]) -> String {

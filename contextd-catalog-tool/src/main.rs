@@ -1,16 +1,18 @@
-//! `contextd-catalog`: the metric catalog as JSON or markdown on standard output, or the
-//! Grafana dashboards written into a folder.
+//! `contextd-catalog --catalog FILE <output>`: a catalog file rendered as JSON, markdown, Grafana
+//! dashboards, or alert and SLO rules.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
-use contextd_metrics_catalog::{CATALOG, OBJECTIVES, SELF_METRICS};
 
-/// Renders the contextd metric catalog.
+/// Renders a metric catalog.
 #[derive(Parser)]
 #[command(name = "contextd-catalog", version)]
 struct Cli {
+    /// The catalog file (YAML), e.g. telemetry.yaml or contextd-metrics/contextd.yaml.
+    #[arg(long, global = true, default_value = "telemetry.yaml")]
+    catalog: PathBuf,
     #[command(subcommand)]
     output: Output,
 }
@@ -19,14 +21,16 @@ struct Cli {
 enum Output {
     /// The catalog as a JSON array, one object per instrument.
     Json,
-    /// The reference page `docs/metrics-catalog.md`.
+    /// The reference page (contextd's: docs/metrics-catalog.md).
     Markdown,
     /// The Grafana dashboards, written into DIR (e.g. monitoring/grafana/dashboards).
     Grafana {
         /// The folder to write the dashboards into.
         dir: PathBuf,
     },
-    /// The SLO recording and alerting rules (monitoring/alerts/slo.yml), in vmalert/Prometheus format.
+    /// Alert rules: error ratio and p95 latency per component, and the self-metrics.
+    AlertRules,
+    /// The SLO recording and alerting rules (contextd's: monitoring/alerts/slo.yml).
     SloRules,
 }
 
@@ -46,12 +50,20 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
+    let catalog = match contextd_metrics_catalog::source::read_file(&cli.catalog) {
+        Ok(catalog) => catalog,
+        Err(errors) => {
+            eprintln!("contextd-catalog: the catalog has errors:\n{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let source = cli.catalog.display().to_string();
     match cli.output {
-        Output::Json => print!("{}", contextd_catalog_tool::json(&CATALOG)),
-        Output::Markdown => print!("{}", contextd_catalog_tool::markdown(&CATALOG, &SELF_METRICS)),
+        Output::Json => print!("{}", contextd_catalog_tool::json(catalog.instruments)),
+        Output::Markdown => print!("{}", contextd_catalog_tool::markdown(catalog, &source)),
         Output::Grafana { dir } => {
-            for dashboard in contextd_catalog_tool::grafana(&CATALOG, &OBJECTIVES) {
-                let path = dir.join(dashboard.file_name);
+            for dashboard in contextd_catalog_tool::grafana(catalog) {
+                let path = dir.join(&dashboard.file_name);
                 if let Err(e) = std::fs::write(&path, format!("{:#}\n", dashboard.json)) {
                     eprintln!("contextd-catalog: cannot write {}: {e}", path.display());
                     return ExitCode::FAILURE;
@@ -59,7 +71,8 @@ fn main() -> ExitCode {
                 println!("wrote {}", path.display());
             }
         }
-        Output::SloRules => match contextd_catalog_tool::slo_rules(&OBJECTIVES) {
+        Output::AlertRules => print!("{}", contextd_catalog_tool::alert_rules(catalog, &source)),
+        Output::SloRules => match contextd_catalog_tool::slo_rules(catalog, &source) {
             Ok(rules) => print!("{rules}"),
             Err(error) => {
                 eprintln!("contextd-catalog: {error}");

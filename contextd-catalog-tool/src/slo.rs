@@ -4,16 +4,16 @@
 //!
 //! | alert | severity | burn rate | long window | short window | budget spent when it fires |
 //! |---|---|---:|---|---|---:|
-//! | `ContextdSLOFastBurn` | page | 14.4× | 1 h | 5 m | 2 % |
-//! | `ContextdSLOSlowBurn` | page | 6× | 6 h | 30 m | 5 % |
-//! | `ContextdSLOBudgetBurn` | ticket | 1× | 3 d | 6 h | 10 % |
+//! | `<Namespace>SLOFastBurn` | page | 14.4× | 1 h | 5 m | 2 % |
+//! | `<Namespace>SLOSlowBurn` | page | 6× | 6 h | 30 m | 5 % |
+//! | `<Namespace>SLOBudgetBurn` | ticket | 1× | 3 d | 6 h | 10 % |
 //!
 //! The short window makes an alert stop soon after the burn stops; requiring both windows keeps a
 //! short blip from paging at all.
 
 use std::fmt::Write as _;
 
-use contextd_metrics_catalog::{Indicator, Objective, labels};
+use contextd_metrics_catalog::{Catalog, Indicator, Objective, STATUS_KEY, STATUS_VALUES};
 
 use crate::layout::{Item, Kind, Panel};
 
@@ -22,7 +22,7 @@ pub const WINDOWS: [&str; 6] = ["5m", "30m", "1h", "6h", "1d", "3d"];
 
 /// One alert tier: name, severity, burn factor, long and short window, and what it means.
 pub struct Tier {
-    /// The alert's name.
+    /// The alert's name after the namespace (`SLOFastBurn` → `ContextdSLOFastBurn`).
     pub alert: &'static str,
     /// Its `severity` label: `page` or `ticket`.
     pub severity: &'static str,
@@ -39,7 +39,7 @@ pub struct Tier {
 /// The three tiers of the SRE workbook.
 pub const TIERS: [Tier; 3] = [
     Tier {
-        alert: "ContextdSLOFastBurn",
+        alert: "SLOFastBurn",
         severity: "page",
         factor: 14.4,
         long: "1h",
@@ -47,7 +47,7 @@ pub const TIERS: [Tier; 3] = [
         meaning: "2% of the month's error budget in one hour",
     },
     Tier {
-        alert: "ContextdSLOSlowBurn",
+        alert: "SLOSlowBurn",
         severity: "page",
         factor: 6.0,
         long: "6h",
@@ -55,7 +55,7 @@ pub const TIERS: [Tier; 3] = [
         meaning: "5% of the month's error budget in six hours",
     },
     Tier {
-        alert: "ContextdSLOBudgetBurn",
+        alert: "SLOBudgetBurn",
         severity: "ticket",
         factor: 1.0,
         long: "3d",
@@ -63,6 +63,13 @@ pub const TIERS: [Tier; 3] = [
         meaning: "10% of the month's error budget in three days",
     },
 ];
+
+impl Tier {
+    /// The alert's full name in `catalog`'s rules: `ContextdSLOFastBurn`.
+    pub fn alert_name(&self, catalog: &Catalog) -> String {
+        format!("{}{}", crate::pascal_case(catalog.namespace), self.alert)
+    }
+}
 
 /// The recorded error ratio of an objective over `window`.
 pub fn error_ratio_series(window: &str) -> String {
@@ -87,9 +94,8 @@ pub fn decimal(value: f64) -> String {
 pub fn error_ratio(objective: &Objective, window: &str) -> String {
     match objective.indicator {
         Indicator::Success { counter } => {
-            let status = labels::STATUS.name;
-            let values = labels::STATUS.values.listed();
-            let (success, error) = (values[0], values[1]);
+            let status = STATUS_KEY;
+            let (success, error) = (STATUS_VALUES[0], STATUS_VALUES[1]);
             let all = format!(r#"sum(rate({}{{{status}=~"{success}|{error}"}}[{window}]))"#, counter.name);
             let failed = format!(r#"sum(rate({}{{{status}="{error}"}}[{window}]))"#, counter.name);
             // 0, not "no data", while nothing has failed yet.
@@ -108,7 +114,7 @@ pub fn error_ratio(objective: &Objective, window: &str) -> String {
 fn rule_labels(out: &mut String, objective: &Objective, indent: &str) {
     let _ = writeln!(out, "{indent}labels:");
     let _ = writeln!(out, "{indent}  slo: {}", objective.name);
-    let _ = writeln!(out, "{indent}  component: {}", objective.component.as_str());
+    let _ = writeln!(out, "{indent}  component: {}", objective.component);
 }
 
 fn block(out: &mut String, indent: &str, text: &str) {
@@ -122,26 +128,28 @@ pub fn runbook_url(alert: &str) -> String {
     format!("docs/runbook.md#{}", alert.to_lowercase())
 }
 
-/// The rules file `monitoring/alerts/slo.yml`.
+/// The SLO rules of `catalog` (contextd's: `monitoring/alerts/slo.yml`); `source` is the catalog
+/// file as given to the tool, quoted in the header.
 ///
 /// # Errors
 /// The first objective that [`Objective::validate`] refuses, with its message.
 ///
 /// ```
-/// let rules = contextd_catalog_tool::slo_rules(&contextd_metrics_catalog::OBJECTIVES).unwrap();
+/// let rules = contextd_catalog_tool::slo_rules(&contextd_metrics::contextd::CATALOG, "contextd.yaml").unwrap();
 /// assert!(rules.contains("record: slo:sli_error:ratio_rate1h"));
 /// assert!(rules.contains("alert: ContextdSLOFastBurn"));
 /// ```
-pub fn slo_rules(objectives: &[Objective]) -> Result<String, String> {
+pub fn slo_rules(catalog: &Catalog, source: &str) -> Result<String, String> {
+    let objectives = catalog.objectives;
     for objective in objectives {
         objective.validate()?;
     }
-    let mut out = String::from(
+    let namespace = catalog.namespace;
+    let mut out = format!(
         "# Service-level objectives: recording rules for each objective's error ratio and the\n\
          # multi-window, multi-burn-rate alerts of the SRE workbook (docs/slos.md).\n\
-         # Generated by `cargo run -p contextd-catalog-tool -- slo-rules` from the objectives in\n\
-         # contextd-metrics-catalog; do not edit. Tests: tests/slo.test.yml (vmalert-tool and promtool).\n\
-         groups:\n  - name: contextd-slo-sli\n    rules:\n",
+         # Generated from the objectives of `{source}` by the catalog tool (`slo-rules`); do not edit.\n\
+         groups:\n  - name: {namespace}-slo-sli\n    rules:\n",
     );
     for objective in objectives {
         for window in WINDOWS.iter().copied().chain([period(objective).as_str()]) {
@@ -154,12 +162,12 @@ pub fn slo_rules(objectives: &[Objective]) -> Result<String, String> {
         let _ = writeln!(out, "        expr: vector({})", decimal(objective.target));
         rule_labels(&mut out, objective, "        ");
     }
-    out.push_str("\n  - name: contextd-slo-alerts\n    rules:\n");
+    let _ = write!(out, "\n  - name: {namespace}-slo-alerts\n    rules:\n");
     for tier in &TIERS {
         for objective in objectives {
             let threshold = decimal(tier.factor * objective.error_budget());
             let series = |window| format!(r#"{}{{slo="{}"}}"#, error_ratio_series(window), objective.name);
-            let _ = writeln!(out, "      - alert: {}", tier.alert);
+            let _ = writeln!(out, "      - alert: {}", tier.alert_name(catalog));
             out.push_str("        expr: |\n");
             let _ = writeln!(out, "          {} > {threshold}", series(tier.long));
             let _ = writeln!(out, "            and {} > {threshold}", series(tier.short));
@@ -180,7 +188,7 @@ pub fn slo_rules(objectives: &[Objective]) -> Result<String, String> {
                 decimal(tier.factor),
                 tier.meaning
             );
-            let _ = writeln!(out, "          runbook_url: \"{}\"", runbook_url(tier.alert));
+            let _ = writeln!(out, "          runbook_url: \"{}\"", runbook_url(&tier.alert_name(catalog)));
         }
     }
     Ok(out)
@@ -188,7 +196,7 @@ pub fn slo_rules(objectives: &[Objective]) -> Result<String, String> {
 
 /// The SLO dashboard's panels: a row per objective with its target, the SLI over the last hour,
 /// the error budget left over the period and the burn rate over every window.
-pub(crate) fn dashboard_items(objectives: &[Objective]) -> Vec<Item> {
+pub(crate) fn dashboard_items(catalog: &Catalog, objectives: &[Objective]) -> Vec<Item> {
     let mut items = Vec::new();
     for objective in objectives {
         let slo = format!(r#"{{slo="{}"}}"#, objective.name);
@@ -252,7 +260,8 @@ pub(crate) fn dashboard_items(objectives: &[Objective]) -> Vec<Item> {
             burn = burn.query(format!("{}{slo} / (1 - {target})", error_ratio_series(window)), window);
         }
         for tier in &TIERS {
-            burn = burn.link(format!("Runbook: {}", tier.alert), runbook_url(tier.alert));
+            let alert = tier.alert_name(catalog);
+            burn = burn.link(format!("Runbook: {alert}"), runbook_url(&alert));
         }
         items.push(Item::Panel(burn));
     }

@@ -36,7 +36,9 @@ use std::time::Duration;
 /// The tracker behind `contextd_skill_success_rate` (it lives with the recording runtime, which
 /// feeds it from `#[instrument_op("skill", "apply", skill_id = …)]`).
 pub use contextd_metrics::SkillSuccessTracker;
-use contextd_metrics::{InstrumentSpec, ValueType, instruments, labels, self_metrics};
+use contextd_metrics::contextd::{instruments, labels, self_metrics};
+use contextd_metrics::model::self_metrics::labels::{FAILURE_REASON, GAUGE};
+use contextd_metrics::{InstrumentSpec, ValueType};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Meter;
 
@@ -369,7 +371,7 @@ impl GaugeSources {
 fn register_failures(meter: &Meter, snapshots: &[(&'static str, Arc<Snapshot>)]) {
     let snapshots = snapshots.to_vec();
     let spec = &self_metrics::GAUGE_SOURCE_FAILURES_TOTAL;
-    let reasons = labels::FAILURE_REASON.values.listed();
+    let reasons = FAILURE_REASON.values.listed();
     meter
         .u64_observable_counter(spec.name)
         .with_unit(spec.unit)
@@ -380,10 +382,7 @@ fn register_failures(meter: &Meter, snapshots: &[(&'static str, Arc<Snapshot>)])
                 for (reason, count) in reasons.iter().zip(counts) {
                     observer.observe(
                         count.load(Ordering::Relaxed),
-                        &[
-                            KeyValue::new(labels::GAUGE.name, *gauge),
-                            KeyValue::new(labels::FAILURE_REASON.name, *reason),
-                        ],
+                        &[KeyValue::new(GAUGE.name, *gauge), KeyValue::new(FAILURE_REASON.name, *reason)],
                     );
                 }
             }

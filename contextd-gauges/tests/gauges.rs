@@ -118,7 +118,7 @@ fn all_nine_gauges_export_their_sources_values() {
             ])
         })
         .skill_success(tracker)
-        .start_on(&provider.meter(contextd_metrics::METER_NAME))
+        .start_on(&provider.meter(contextd_metrics::contextd::CATALOG.namespace))
         .unwrap();
     settle();
     let points = gauge_points(&provider, &exporter);
@@ -150,7 +150,7 @@ fn failing_slow_and_panicking_sources_lose_only_their_own_point() {
         .count_async(CountGauge::Remediations, std::future::pending::<Result<i64, String>>)
         .count(CountGauge::Skills, || -> Result<i64, String> { panic!("source bug") })
         .coverage(|| Ok::<_, String>(55.0))
-        .start_on(&provider.meter(contextd_metrics::METER_NAME))
+        .start_on(&provider.meter(contextd_metrics::contextd::CATALOG.namespace))
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
     let points = gauge_points(&provider, &exporter);
@@ -185,7 +185,7 @@ fn a_reading_older_than_the_max_age_is_not_reported() {
             }
             Ok::<_, String>(5)
         })
-        .start_on(&provider.meter(contextd_metrics::METER_NAME))
+        .start_on(&provider.meter(contextd_metrics::contextd::CATALOG.namespace))
         .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(

@@ -1,31 +1,57 @@
-//! The contextd metric catalog as plain data.
+//! What a metric catalog is, and how one is read.
 //!
-//! This crate holds the one declarative table of the 31 contextd instruments (9 counters,
-//! 13 histograms, 9 observable gauges). It has no dependencies because two very different
-//! readers share it: `contextd-metrics` builds OpenTelemetry instruments from it at run time,
-//! and `contextd-metrics-macros` validates `#[instrument_op("component", "operation")]` against
-//! it at compile time. Services use it through `contextd_metrics::catalog()`.
+//! A service declares its catalog once, in a YAML file of its own crate (the shape is close to
+//! an OpenTelemetry semantic-convention registry; see `docs/own-catalog.md`): its components and
+//! their operations, and every instrument with its kind, value type, unit, labels, closed label
+//! values, buckets and description. Everything else is derived from that one file:
+//!
+//! * `contextd_metrics::catalog!("telemetry.yaml")` turns it into static data of these types
+//!   ([`Catalog`], [`InstrumentSpec`] …) and typed `Meters` handles;
+//! * `#[instrument_op("component", "operation")]` reads it at compile time to check the names
+//!   and to give each call site its instruments and labels;
+//! * `contextd-catalog` renders docs, Grafana dashboards and alert rules from it.
+//!
+//! This crate has no dependencies but for the reader ([`source`], feature `source`), which only
+//! the proc-macro and the tool compile: a service's binary carries the data, never the parser.
 //!
 //! ```
-//! use contextd_metrics_catalog::{CATALOG, InstrumentKind};
+//! use contextd_metrics_catalog::{InstrumentKind, source};
 //!
-//! let counters = CATALOG.iter().filter(|s| s.kind == InstrumentKind::Counter).count();
-//! assert_eq!(counters, 9);
-//! let spec = contextd_metrics_catalog::find("contextd_checkpoint_duration_seconds").unwrap();
-//! assert_eq!(spec.unit, "s");
+//! let catalog = source::read_str("telemetry.yaml", r#"
+//! namespace: orders
+//! attributes:
+//!   - { id: status, brief: How a call ended, members: [success, error, cancelled] }
+//!   - { id: operation, brief: Order operations, members: [place, cancel] }
+//! metrics:
+//!   - { name: orders_operations_total, instrument: counter, value_type: u64, unit: "{operation}",
+//!       component: orders, attributes: [operation, status], brief: Order operations }
+//!   - { name: orders_duration_seconds, instrument: histogram, value_type: f64, unit: s,
+//!       component: orders, attributes: [operation], buckets: [0.01, 0.1, 1.0], brief: Order time }
+//! components:
+//!   - id: orders
+//!     brief: Orders
+//!     operations: { counter: orders_operations_total, duration: orders_duration_seconds,
+//!                   operation: operation, status: status }
+//! "#).unwrap();
+//! assert_eq!(catalog.find("orders_duration_seconds").unwrap().kind, InstrumentKind::Histogram);
+//! assert_eq!(catalog.component("orders").unwrap().operations.unwrap().duration.unit, "s");
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod naming;
 mod operations;
-mod table;
+pub mod self_metrics;
+#[cfg(feature = "source")]
+#[cfg_attr(docsrs, doc(cfg(feature = "source")))]
+pub mod source;
 
 pub use Aggregation::{Avg, Max, Sum};
 pub use operations::{
-    Indicator, LabelSource, OBJECTIVES, Objective, OperationShape, SKILL_OUTCOME_OPERATION, operation_shape,
+    Indicator, LabelSource, OTHER_ERROR_TYPE, Objective, OperationShape, STATUS_KEY, STATUS_VALUES,
+    SuccessRate,
 };
-pub use table::{
-    CATALOG, CATALOG_LEN, SELF_METRICS, SELF_METRICS_LEN, buckets, instruments, labels, self_metrics,
-};
+pub use self_metrics::SelfMetric;
 
 /// What kind of OpenTelemetry instrument an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,7 +68,8 @@ pub enum InstrumentKind {
 }
 
 impl InstrumentKind {
-    /// The lower-case name used in the JSON rendering: `counter`, `histogram` or `gauge`.
+    /// The lower-case name, as written in a catalog file: `counter`, `histogram`, `gauge`
+    /// (`observed_counter` for the self-metrics).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Counter => "counter",
@@ -65,7 +92,7 @@ pub enum ValueType {
 }
 
 impl ValueType {
-    /// The lower-case name used in the JSON rendering: `u64`, `f64` or `i64`.
+    /// The lower-case name, as written in a catalog file: `u64`, `f64` or `i64`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::U64 => "u64",
@@ -74,72 +101,6 @@ impl ValueType {
         }
     }
 }
-
-/// Declares [`Component`] from one list: each variant, its name and what it covers.
-macro_rules! components {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal, )*) => {
-        /// The part of contextd an instrument belongs to. `#[instrument_op]` takes these names.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Component {
-            $( $(#[$doc])* $variant, )*
-        }
-
-        impl Component {
-            /// Every component, in catalog order.
-            pub const ALL: [Component; [$($name),*].len()] = [$(Self::$variant),*];
-
-            /// The lower-case name, as written in `#[instrument_op("checkpoint", …)]`.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $( Self::$variant => $name, )*
-                }
-            }
-        }
-    };
-}
-
-components! {
-    /// MCP tool calls handed to agents.
-    Mcp = "mcp",
-    /// Checkpoints (saved agent context).
-    Checkpoint = "checkpoint",
-    /// Remediations (known fixes for known errors).
-    Remediation = "remediation",
-    /// Skills (reusable procedures agents apply).
-    Skill = "skill",
-    /// Embedding generation and its cache.
-    Embedding = "embedding",
-    /// The vector store.
-    Database = "database",
-    /// Agent executions.
-    Agent = "agent",
-    /// Tests, coverage, bugs and regression tests.
-    Testing = "testing",
-    /// The telemetry pipeline itself (the self-metrics).
-    Telemetry = "telemetry",
-}
-
-impl Component {
-    /// The component with this lower-case name, if there is one.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
-    }
-
-    /// Its position in [`ALL`](Self::ALL), for code generated at compile time.
-    pub const fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// The prefix of every catalog name (`contextd_…`), left out of `Meters` field names.
-pub const NAMESPACE: &str = "contextd";
-
-/// The `error_type` recorded for errors that name none of the listed ones: the last value of
-/// [`labels::ERROR_TYPE`].
-pub const OTHER_ERROR_TYPE: &str = {
-    let values = labels::ERROR_TYPE.values.listed();
-    values[values.len() - 1]
-};
 
 /// Which values a label may take.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -168,10 +129,14 @@ impl LabelValues {
 /// One label (attribute key) of an instrument.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LabelSpec {
-    /// The attribute key, e.g. `operation`.
+    /// The label's id in its catalog, unique there (`checkpoint_operation`).
+    pub id: &'static str,
+    /// The attribute key, e.g. `operation` (several labels may share a key).
     pub name: &'static str,
     /// The values it may take.
     pub values: LabelValues,
+    /// One line saying what it is.
+    pub description: &'static str,
 }
 
 /// How the series of several service instances combine into one value for the service.
@@ -197,7 +162,7 @@ impl Aggregation {
     }
 }
 
-/// One entry of the catalog: everything needed to create, document and query an instrument.
+/// One entry of a catalog: everything needed to create, document and query an instrument.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InstrumentSpec {
     /// The final Prometheus/VictoriaMetrics series name, used verbatim as the instrument name.
@@ -210,8 +175,8 @@ pub struct InstrumentSpec {
     pub unit: &'static str,
     /// One line saying what is measured.
     pub description: &'static str,
-    /// The part of contextd it belongs to.
-    pub component: Component,
+    /// The id of the component it belongs to.
+    pub component: &'static str,
     /// Its labels, in the order callers pass them.
     pub labels: &'static [LabelSpec],
     /// Explicit bucket boundaries for histograms; `None` for counters and gauges.
@@ -221,7 +186,7 @@ pub struct InstrumentSpec {
 }
 
 impl InstrumentSpec {
-    /// The label with this name, if the instrument has it.
+    /// The label with this attribute key, if the instrument has it.
     pub fn label(&self, name: &str) -> Option<&'static LabelSpec> {
         self.labels.iter().find(|l| l.name == name)
     }
@@ -233,46 +198,97 @@ impl InstrumentSpec {
     }
 }
 
-/// The catalog entry with this exact name, if there is one.
-pub fn find(name: &str) -> Option<&'static InstrumentSpec> {
-    CATALOG.iter().find(|s| s.name == name)
+/// A part of the service: what dashboards give a row and `#[instrument_op]` takes as its first
+/// argument.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ComponentSpec {
+    /// The lower-case id, as written in `#[instrument_op("checkpoint", …)]`.
+    pub name: &'static str,
+    /// One line saying what it covers.
+    pub description: &'static str,
+    /// What one wrapped operation records; `None` for a component of gauges only.
+    pub operations: Option<OperationShape>,
+    /// When the generated alert rules fire for its operations.
+    pub alerts: AlertThresholds,
 }
 
-/// The catalog entry with this exact name, evaluated at compile time.
-///
-/// Used by `contextd_metrics::Meters` so that a misspelt name fails the build rather than a
-/// service at start-up. Outside a `const` context prefer [`find`].
-///
-/// ```
-/// const SPEC: &contextd_metrics_catalog::InstrumentSpec =
-///     contextd_metrics_catalog::require("contextd_embedding_cost_total");
-/// assert_eq!(SPEC.unit, "USD");
-/// ```
-///
-/// # Panics
-/// When no entry has that name; in a `const` item that panic is a compile error.
-pub const fn require(name: &str) -> &'static InstrumentSpec {
-    let mut i = 0;
-    while i < CATALOG.len() {
-        if const_str_eq(CATALOG[i].name, name) {
-            return &CATALOG[i];
-        }
-        i += 1;
-    }
-    panic!("no instrument with that name in the contextd catalog")
+/// The thresholds of a component's generated alert rules (`alerts:` in the catalog file).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlertThresholds {
+    /// The share of failed calls above which the error-ratio alert fires (default 0.05).
+    pub error_ratio: f64,
+    /// The p95 call duration in seconds above which the latency alert fires (default: the
+    /// threshold of the component's latency objective, else 1 s).
+    pub p95_seconds: f64,
 }
 
-const fn const_str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
+impl AlertThresholds {
+    /// The error ratio a component's alert fires above when its catalog entry names none.
+    pub const DEFAULT_ERROR_RATIO: f64 = 0.05;
+    /// The p95 (seconds) when neither the entry nor a latency objective names one.
+    pub const DEFAULT_P95_SECONDS: f64 = 1.0;
+}
+
+/// Named bucket boundaries shared by several histograms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketSpec {
+    /// The name histograms refer to them by.
+    pub name: &'static str,
+    /// The boundaries, strictly increasing.
+    pub bounds: &'static [f64],
+}
+
+/// A whole catalog: a service's instruments, labels, components and objectives, plus the
+/// telemetry pipeline's own metrics under the service's namespace.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Catalog {
+    /// The prefix of every metric name (`contextd` for `contextd_…`); also the
+    /// instrumentation scope the service's instruments and spans are created under.
+    pub namespace: &'static str,
+    /// One line saying what the service is.
+    pub description: &'static str,
+    /// Named bucket boundaries.
+    pub buckets: &'static [BucketSpec],
+    /// Every label, in file order.
+    pub labels: &'static [LabelSpec],
+    /// The service's instruments, in file order.
+    pub instruments: &'static [InstrumentSpec],
+    /// The telemetry pipeline's own metrics, in [`SelfMetric::ALL`] order.
+    pub self_metrics: &'static [InstrumentSpec],
+    /// The components, in file order (the dashboards' row order).
+    pub components: &'static [ComponentSpec],
+    /// The service-level objectives.
+    pub objectives: &'static [Objective],
+}
+
+impl Catalog {
+    /// The service instrument with this exact name, if there is one.
+    pub fn find(&self, name: &str) -> Option<&'static InstrumentSpec> {
+        self.instruments.iter().find(|s| s.name == name)
     }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
+
+    /// A service instrument or self-metric with this exact name.
+    pub fn find_any(&self, name: &str) -> Option<&'static InstrumentSpec> {
+        self.find(name).or_else(|| self.self_metrics.iter().find(|s| s.name == name))
     }
-    true
+
+    /// The component with this id.
+    pub fn component(&self, name: &str) -> Option<&'static ComponentSpec> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    /// The label with this id.
+    pub fn label(&self, id: &str) -> Option<&'static LabelSpec> {
+        self.labels.iter().find(|l| l.id == id)
+    }
+
+    /// One of the pipeline's own metrics, under this catalog's namespace.
+    pub fn self_metric(&self, metric: SelfMetric) -> &'static InstrumentSpec {
+        &self.self_metrics[metric as usize]
+    }
+
+    /// Service instruments and self-metrics, in that order.
+    pub fn all(&self) -> impl Iterator<Item = &'static InstrumentSpec> {
+        self.instruments.iter().chain(self.self_metrics)
+    }
 }

@@ -1,44 +1,46 @@
-//! Which catalog instruments one wrapped operation of a component records.
+//! What one wrapped operation of a component records, and the objectives over those records.
 //!
-//! This is what `#[instrument_op("component", "operation")]` validates against at compile time
-//! and what its runtime records at every call, so both read the same entries.
+//! `#[instrument_op("component", "operation")]` validates against an [`OperationShape`] at
+//! compile time, and its runtime records what the same shape says at every call.
 
-use crate::{Component, InstrumentSpec, LabelSpec, instruments, labels};
+use crate::{InstrumentSpec, LabelSpec};
 
-/// How a component's operation is recorded: the instruments and where each label comes from.
+/// How an operation of a component is recorded: its instruments, and which label takes which
+/// value. Every label of the instruments is filled by exactly one role: the operation literal,
+/// the status, the error class or an argument of the attribute (`name = expr`).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum OperationShape {
-    /// Counter `{<operation label>, status}` and duration `{<operation label>}`:
-    /// checkpoint, remediation, skill (`operation`) and mcp (`tool_name`).
-    Status {
-        /// The operations counter.
-        counter: &'static InstrumentSpec,
-        /// The duration histogram.
-        duration: &'static InstrumentSpec,
-    },
-    /// Duration `{agent, status}` only; the operation name is the agent's name.
-    Agent {
-        /// The duration histogram.
-        duration: &'static InstrumentSpec,
-    },
-    /// Counter `{operation, database, collection}`, duration `{operation, database}` and, on
-    /// error, errors `{error_type, database}`; `database` and `collection` come from arguments.
-    Database {
-        /// The operations counter.
-        counter: &'static InstrumentSpec,
-        /// The duration histogram.
-        duration: &'static InstrumentSpec,
-        /// The errors counter.
-        errors: &'static InstrumentSpec,
-    },
-    /// Counter and duration `{provider, model}`, both from arguments; the operation names
-    /// the span only.
-    Embedding {
-        /// The operations counter.
-        counter: &'static InstrumentSpec,
-        /// The duration histogram.
-        duration: &'static InstrumentSpec,
-    },
+pub struct OperationShape {
+    /// The counter a call adds one to, if any.
+    pub counter: Option<&'static InstrumentSpec>,
+    /// The histogram a call's duration (seconds) goes to.
+    pub duration: &'static InstrumentSpec,
+    /// The counter a failed call also adds one to, if any.
+    pub errors: Option<&'static InstrumentSpec>,
+    /// The label whose value is the operation literal (`operation`, `tool_name`, `agent`); a
+    /// closed one lists the valid operations. `None`: the operation names the span only.
+    pub operation: Option<&'static LabelSpec>,
+    /// The label that takes how the call ended; its values are `success`, `error`, `cancelled`.
+    pub status: Option<&'static LabelSpec>,
+    /// The label that takes the error's class (on the errors counter); its last value is what
+    /// unlisted classes are recorded as.
+    pub error_type: Option<&'static LabelSpec>,
+    /// The labels whose values come from the attribute's arguments, in the order the runtime
+    /// takes them (at most two).
+    pub arguments: &'static [LabelSpec],
+    /// An operation whose outcomes also feed a per-argument success-rate gauge.
+    pub success_rate: Option<SuccessRate>,
+}
+
+/// `#[instrument_op("skill", "apply", skill_id = …)]`: the outcomes of one operation, per value
+/// of one argument, feed a success-rate gauge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SuccessRate {
+    /// The operation whose outcomes count.
+    pub operation: &'static str,
+    /// The label (and argument name) the rate is kept per value of.
+    pub argument: &'static LabelSpec,
+    /// The gauge the rates are reported on.
+    pub gauge: &'static InstrumentSpec,
 }
 
 /// Where the value of one label of a wrapped call's instrument comes from.
@@ -46,112 +48,48 @@ pub enum OperationShape {
 pub enum LabelSource {
     /// The operation literal of `#[instrument_op]` (for agents: the agent's name).
     Operation,
-    /// How the call ended: the values of [`labels::STATUS`].
+    /// How the call ended: the values of the shape's status label.
     Status,
-    /// The error's class: the values of [`labels::ERROR_TYPE`].
+    /// The error's class: the values of the shape's error-type label.
     ErrorType,
-    /// The n-th argument expression (see [`OperationShape::label_arguments`]).
+    /// The n-th argument expression (see [`OperationShape::arguments`]).
     Argument(usize),
 }
 
 impl OperationShape {
-    /// The arguments `#[instrument_op]` requires for this shape (`database = <expr>` …), in the
+    /// The attribute-argument names `#[instrument_op]` requires (`database = <expr>` …), in the
     /// order the runtime takes them.
-    pub fn label_arguments(&self) -> &'static [&'static str] {
-        const DATABASE: &[&str] = &[labels::DATABASE.name, labels::COLLECTION.name];
-        const EMBEDDING: &[&str] = &[labels::PROVIDER.name, labels::MODEL.name];
-        match self {
-            Self::Status { .. } | Self::Agent { .. } => &[],
-            Self::Database { .. } => DATABASE,
-            Self::Embedding { .. } => EMBEDDING,
-        }
+    pub fn label_arguments(&self) -> impl ExactSizeIterator<Item = &'static str> + '_ {
+        self.arguments.iter().map(|l| l.name)
     }
 
-    /// The label whose value is the operation literal, when its values are listed in the
-    /// catalog (`operation`, `tool_name`); `None` where any snake_case name is accepted.
-    pub fn operation_label(&self) -> Option<&'static LabelSpec> {
-        match self {
-            Self::Status { counter, .. } | Self::Database { counter, .. } => counter.labels.first(),
-            Self::Agent { .. } | Self::Embedding { .. } => None,
-        }
-    }
-
-    /// The counter a call adds one to, if the shape has one.
-    pub fn counter(&self) -> Option<&'static InstrumentSpec> {
-        match self {
-            Self::Status { counter, .. }
-            | Self::Database { counter, .. }
-            | Self::Embedding { counter, .. } => Some(counter),
-            Self::Agent { .. } => None,
-        }
-    }
-
-    /// The histogram a call's duration goes to.
-    pub fn duration(&self) -> &'static InstrumentSpec {
-        match self {
-            Self::Status { duration, .. }
-            | Self::Agent { duration }
-            | Self::Database { duration, .. }
-            | Self::Embedding { duration, .. } => duration,
-        }
-    }
-
-    /// The counter a failed call also adds one to, if the shape has one.
-    pub fn errors(&self) -> Option<&'static InstrumentSpec> {
-        match self {
-            Self::Database { errors, .. } => Some(errors),
-            _ => None,
-        }
+    /// The instruments a call records, each once: counter, duration, errors.
+    pub fn instruments(&self) -> impl Iterator<Item = &'static InstrumentSpec> + '_ {
+        self.counter.into_iter().chain([self.duration]).chain(self.errors)
     }
 
     /// Where the value of `label` (a label of one of the shape's instruments) comes from;
-    /// `None` for a label the shape cannot fill, which the catalog tests rule out.
+    /// `None` for a label no role fills, which a catalog reader refuses.
     pub fn label_source(&self, label: &LabelSpec) -> Option<LabelSource> {
-        let operation_key = match self {
-            Self::Status { counter, .. } | Self::Database { counter, .. } => counter.labels.first(),
-            Self::Agent { duration } => duration.labels.first(),
-            Self::Embedding { .. } => None,
-        };
-        if label.name == labels::STATUS.name {
+        let is = |role: Option<&LabelSpec>| role.is_some_and(|r| r.id == label.id);
+        if is(self.status) {
             Some(LabelSource::Status)
-        } else if label.name == labels::ERROR_TYPE.name {
+        } else if is(self.error_type) {
             Some(LabelSource::ErrorType)
-        } else if let Some(index) = self.label_arguments().iter().position(|a| *a == label.name) {
+        } else if let Some(index) = self.arguments.iter().position(|a| a.id == label.id) {
             Some(LabelSource::Argument(index))
-        } else if operation_key.is_some_and(|key| key.name == label.name) {
+        } else if is(self.operation) {
             Some(LabelSource::Operation)
         } else {
             None
         }
     }
-}
 
-/// The operation whose completions feed the skill success rate: `#[instrument_op("skill",
-/// "apply", skill_id = …)]` (the argument is named after [`labels::SKILL_ID`](crate::labels::SKILL_ID)).
-pub const SKILL_OUTCOME_OPERATION: (Component, &str) = (Component::Skill, "apply");
-
-/// How an operation of `component` is recorded, or `None` for a component without operation
-/// instruments (testing).
-pub fn operation_shape(component: Component) -> Option<OperationShape> {
-    use instruments::*;
-    let status = |counter, duration| OperationShape::Status { counter, duration };
-    Some(match component {
-        Component::Mcp => status(&MCP_TOOL_CALLS_TOTAL, &MCP_TOOL_DURATION_SECONDS),
-        Component::Checkpoint => status(&CHECKPOINT_OPERATIONS_TOTAL, &CHECKPOINT_DURATION_SECONDS),
-        Component::Remediation => status(&REMEDIATION_OPERATIONS_TOTAL, &REMEDIATION_DURATION_SECONDS),
-        Component::Skill => status(&SKILL_OPERATIONS_TOTAL, &SKILL_DURATION_SECONDS),
-        Component::Agent => OperationShape::Agent { duration: &AGENT_DURATION_SECONDS },
-        Component::Database => OperationShape::Database {
-            counter: &DATABASE_OPERATIONS_TOTAL,
-            duration: &DATABASE_DURATION_SECONDS,
-            errors: &DATABASE_ERRORS_TOTAL,
-        },
-        Component::Embedding => OperationShape::Embedding {
-            counter: &EMBEDDING_OPERATIONS_TOTAL,
-            duration: &EMBEDDING_DURATION_SECONDS,
-        },
-        Component::Testing | Component::Telemetry => return None,
-    })
+    /// The value unlisted error classes are recorded as: the last value of the error-type
+    /// label, [`OTHER_ERROR_TYPE`] if the shape has none.
+    pub fn other_error_type(&self) -> &'static str {
+        self.error_type.and_then(|l| l.values.listed().last().copied()).unwrap_or(OTHER_ERROR_TYPE)
+    }
 }
 
 /// What an objective measures, in the catalog's own terms.
@@ -174,13 +112,23 @@ pub enum Indicator {
     },
 }
 
+impl Indicator {
+    /// The instrument the indicator is computed from.
+    pub fn instrument(&self) -> &'static InstrumentSpec {
+        match self {
+            Self::Success { counter } => counter,
+            Self::Latency { histogram, .. } => histogram,
+        }
+    }
+}
+
 /// A service-level objective: `target` of the calls over `period_days` meet the indicator.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Objective {
     /// The objective's name, the `slo` label of its rules (e.g. `checkpoint-success`).
     pub name: &'static str,
-    /// The component whose operations it covers.
-    pub component: Component,
+    /// The id of the component whose operations it covers.
+    pub component: &'static str,
     /// What is measured.
     pub indicator: Indicator,
     /// The share of good calls promised, e.g. 0.995.
@@ -190,6 +138,16 @@ pub struct Objective {
     /// One line for people: what is promised, and why this target.
     pub description: &'static str,
 }
+
+/// What an error that does not classify itself is called (on spans, and before a call site
+/// maps it onto its error-type label's last value).
+pub const OTHER_ERROR_TYPE: &str = "other";
+
+/// The values a status label lists, in this order: the runtime indexes them.
+pub const STATUS_VALUES: [&str; 3] = ["success", "error", "cancelled"];
+
+/// The label key a success objective's counter must carry.
+pub const STATUS_KEY: &str = "status";
 
 impl Objective {
     /// The share of calls that may fail over the period: `1 - target`.
@@ -213,11 +171,10 @@ impl Objective {
         }
         match self.indicator {
             Indicator::Success { counter } => {
-                if counter.label(labels::STATUS.name).is_none() {
+                if counter.label(STATUS_KEY).is_none() {
                     return Err(format!(
-                        "objective `{name}`: {} has no `{}` label to tell successes from errors",
+                        "objective `{name}`: {} has no `{STATUS_KEY}` label to tell successes from errors",
                         counter.name,
-                        labels::STATUS.name
                     ));
                 }
             }
@@ -237,69 +194,3 @@ impl Objective {
         Ok(())
     }
 }
-
-/// contextd's objectives, next to the operations they cover (the reasoning is in
-/// `docs/slos.md`). Each is checked by [`Objective::validate`] in the catalog tests and by the
-/// tool that generates their rules.
-pub static OBJECTIVES: [Objective; 7] = {
-    use instruments::*;
-    const DAYS: u32 = 30;
-    [
-        Objective {
-            name: "mcp-success",
-            component: Component::Mcp,
-            indicator: Indicator::Success { counter: &MCP_TOOL_CALLS_TOTAL },
-            target: 0.995,
-            period_days: DAYS,
-            description: "99.5% of MCP tool calls succeed: an agent sees every failure directly",
-        },
-        Objective {
-            name: "checkpoint-success",
-            component: Component::Checkpoint,
-            indicator: Indicator::Success { counter: &CHECKPOINT_OPERATIONS_TOTAL },
-            target: 0.995,
-            period_days: DAYS,
-            description: "99.5% of checkpoint operations succeed: a lost checkpoint is lost agent context",
-        },
-        Objective {
-            name: "remediation-success",
-            component: Component::Remediation,
-            indicator: Indicator::Success { counter: &REMEDIATION_OPERATIONS_TOTAL },
-            target: 0.995,
-            period_days: DAYS,
-            description: "99.5% of remediation operations succeed",
-        },
-        Objective {
-            name: "skill-success",
-            component: Component::Skill,
-            indicator: Indicator::Success { counter: &SKILL_OPERATIONS_TOTAL },
-            target: 0.99,
-            period_days: DAYS,
-            description: "99% of skill operations succeed: `apply` runs the skill's own steps, which fail more often",
-        },
-        Objective {
-            name: "mcp-latency",
-            component: Component::Mcp,
-            indicator: Indicator::Latency { histogram: &MCP_TOOL_DURATION_SECONDS, threshold: 1.0 },
-            target: 0.95,
-            period_days: DAYS,
-            description: "95% of MCP tool calls answer within 1 s: an agent waits on each",
-        },
-        Objective {
-            name: "checkpoint-latency",
-            component: Component::Checkpoint,
-            indicator: Indicator::Latency { histogram: &CHECKPOINT_DURATION_SECONDS, threshold: 0.5 },
-            target: 0.95,
-            period_days: DAYS,
-            description: "95% of checkpoint operations finish within 0.5 s",
-        },
-        Objective {
-            name: "embedding-latency",
-            component: Component::Embedding,
-            indicator: Indicator::Latency { histogram: &EMBEDDING_DURATION_SECONDS, threshold: 2.5 },
-            target: 0.95,
-            period_days: DAYS,
-            description: "95% of embedding calls finish within 2.5 s (the first bucket bound above the 2 s the API usually takes at p95)",
-        },
-    ]
-};

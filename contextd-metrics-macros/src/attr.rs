@@ -1,29 +1,34 @@
-//! Parsing and validating the attribute arguments against the catalog.
+//! Parsing and validating the attribute arguments against the crate's catalog.
 
-use contextd_metrics_catalog::{
-    Component, LabelValues, OperationShape, SKILL_OUTCOME_OPERATION, labels, operation_shape,
-};
+use contextd_metrics_catalog::source::{backticked, suggestion};
+use contextd_metrics_catalog::{Catalog, ComponentSpec, LabelValues, OperationShape};
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Ident, LitStr, Token};
 
 /// `#[instrument_op("component", "operation", name = expr, …)]`, validated.
 pub(crate) struct OpArgs {
-    pub(crate) component: Component,
+    pub(crate) catalog: &'static Catalog,
+    /// Makes the compiler track the catalog file.
+    pub(crate) track: proc_macro2::TokenStream,
+    pub(crate) component: &'static ComponentSpec,
+    pub(crate) shape: OperationShape,
     pub(crate) operation: String,
     /// Label expressions in the order the shape takes them (database, collection / provider, model).
     pub(crate) labels: Vec<Expr>,
-    /// `skill_id = <expr>` on skill `apply`: feeds the skill success-rate tracker.
-    pub(crate) skill_id: Option<Expr>,
+    /// The success-rate argument (`skill_id = <expr>` on skill `apply`).
+    pub(crate) success_rate: Option<Expr>,
 }
 
 /// `#[instrument_ops("component")]` on an impl block.
 pub(crate) struct OpsArgs {
-    pub(crate) component: Component,
-    pub(crate) component_lit: LitStr,
+    pub(crate) catalog: &'static Catalog,
+    pub(crate) track: proc_macro2::TokenStream,
+    pub(crate) component: &'static ComponentSpec,
+    pub(crate) shape: OperationShape,
 }
 
-struct RawOpArgs {
-    component: LitStr,
+pub(crate) struct RawOpArgs {
+    pub(crate) component: LitStr,
     operation: LitStr,
     named: Vec<(Ident, Expr)>,
 }
@@ -47,45 +52,43 @@ impl Parse for RawOpArgs {
     }
 }
 
-impl Parse for OpArgs {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let raw: RawOpArgs = input.parse()?;
-        let (component, shape) = component(&raw.component)?;
+impl OpArgs {
+    pub(crate) fn validate(raw: RawOpArgs, loaded: &crate::load::Loaded) -> syn::Result<Self> {
+        let catalog = loaded.catalog;
+        let (component, shape) = component(&raw.component, catalog)?;
         let operation = operation(&raw.operation, component, &shape)?;
-        let expected = shape.label_arguments();
+        let expected: Vec<&str> = shape.label_arguments().collect();
         let mut labels: Vec<Option<Expr>> = vec![None; expected.len()];
-        let mut skill_id = None;
-        let (skill_component, skill_operation) = SKILL_OUTCOME_OPERATION;
-        let skill_id_name = labels::SKILL_ID.name;
+        let mut success_rate = None;
+        let rate = shape.success_rate.map(|r| (r.argument.name, r.operation));
         for (name, expr) in raw.named {
-            if name == skill_id_name && component == skill_component && operation == skill_operation {
-                if skill_id.replace(expr).is_some() {
+            if let Some((rate_name, rate_operation)) = rate
+                && name == rate_name
+            {
+                if operation != rate_operation {
                     return Err(syn::Error::new_spanned(
                         &name,
-                        format!("duplicate argument `{skill_id_name}`"),
+                        format!(
+                            "`{rate_name}` feeds a success rate and is only taken by \
+                             `#[instrument_op(\"{}\", \"{rate_operation}\", …)]`",
+                            component.name
+                        ),
                     ));
+                }
+                if success_rate.replace(expr).is_some() {
+                    return Err(syn::Error::new_spanned(&name, format!("duplicate argument `{rate_name}`")));
                 }
                 continue;
             }
-            if name == skill_id_name {
-                return Err(syn::Error::new_spanned(
-                    &name,
-                    format!(
-                        "`{skill_id_name}` feeds the skill success rate and is only taken by \
-                         `#[instrument_op(\"{}\", \"{skill_operation}\", …)]`",
-                        skill_component.as_str()
-                    ),
-                ));
-            }
             let Some(index) = expected.iter().position(|e| name == e) else {
                 let valid = if expected.is_empty() {
-                    format!("`{}` takes no arguments", component.as_str())
+                    format!("`{}` takes no arguments", component.name)
                 } else {
                     format!(
                         "valid arguments for `{}`: {}{}",
-                        component.as_str(),
-                        backticked(expected),
-                        suggestion(&name.to_string(), expected)
+                        component.name,
+                        backticked(&expected),
+                        suggestion(&name.to_string(), &expected)
                     )
                 };
                 return Err(syn::Error::new_spanned(&name, format!("unknown argument `{name}`; {valid}")));
@@ -102,29 +105,39 @@ impl Parse for OpArgs {
                 &raw.component,
                 format!(
                     "`{}` operations need {} (label values, e.g. `{} = self.name()`)",
-                    component.as_str(),
+                    component.name,
                     backticked(&missing),
                     missing[0]
                 ),
             ));
         }
-        Ok(Self { component, operation, labels: labels.into_iter().flatten().collect(), skill_id })
+        Ok(Self {
+            catalog,
+            track: loaded.track(),
+            component,
+            shape,
+            operation,
+            labels: labels.into_iter().flatten().collect(),
+            success_rate,
+        })
     }
 }
 
-impl Parse for OpsArgs {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+impl OpsArgs {
+    pub(crate) fn parse(input: ParseStream<'_>, loaded: &crate::load::Loaded) -> syn::Result<Self> {
+        let catalog = loaded.catalog;
         let component_lit: LitStr = input.parse()?;
-        let (component, shape) = component(&component_lit)?;
-        if !shape.label_arguments().is_empty() {
+        let (component, shape) = component(&component_lit, catalog)?;
+        if shape.label_arguments().len() != 0 {
+            let needed: Vec<&str> = shape.label_arguments().collect();
             return Err(syn::Error::new_spanned(
                 &component_lit,
                 format!(
                     "`{}` operations need {} from each method's arguments; put \
                      `#[instrument_op(\"{}\", \"<operation>\", …)]` on each method instead",
-                    component.as_str(),
-                    backticked(shape.label_arguments()),
-                    component.as_str()
+                    component.name,
+                    backticked(&needed),
+                    component.name
                 ),
             ));
         }
@@ -133,21 +146,25 @@ impl Parse for OpsArgs {
                 input.error("`instrument_ops` takes only the component, e.g. `#[instrument_ops(\"skill\")]`")
             );
         }
-        Ok(Self { component, component_lit })
+        Ok(Self { catalog, track: loaded.track(), component, shape })
     }
 }
 
 /// The component named by `lit`, with its operation shape.
-fn component(lit: &LitStr) -> syn::Result<(Component, OperationShape)> {
+fn component(
+    lit: &LitStr,
+    catalog: &'static Catalog,
+) -> syn::Result<(&'static ComponentSpec, OperationShape)> {
     let name = lit.value();
     let valid: Vec<&str> =
-        Component::ALL.iter().filter(|c| operation_shape(**c).is_some()).map(|c| c.as_str()).collect();
-    match Component::from_name(&name).and_then(|c| Some((c, operation_shape(c)?))) {
+        catalog.components.iter().filter(|c| c.operations.is_some()).map(|c| c.name).collect();
+    match catalog.component(&name).and_then(|c| Some((c, c.operations?))) {
         Some(found) => Ok(found),
         None => Err(syn::Error::new_spanned(
             lit,
             format!(
-                "unknown component `{name}`; valid components: {}{}",
+                "unknown component `{name}` in the `{}` catalog; components with operations: {}{}",
+                catalog.namespace,
                 backticked(&valid),
                 suggestion(&name, &valid)
             ),
@@ -156,9 +173,13 @@ fn component(lit: &LitStr) -> syn::Result<(Component, OperationShape)> {
 }
 
 /// Validates an operation literal of `component`.
-pub(crate) fn operation(lit: &LitStr, component: Component, shape: &OperationShape) -> syn::Result<String> {
+pub(crate) fn operation(
+    lit: &LitStr,
+    component: &ComponentSpec,
+    shape: &OperationShape,
+) -> syn::Result<String> {
     let name = lit.value();
-    match shape.operation_label().map(|label| label.values) {
+    match shape.operation.map(|label| label.values) {
         Some(LabelValues::Closed(valid)) => {
             if valid.contains(&name.as_str()) {
                 Ok(name)
@@ -167,7 +188,7 @@ pub(crate) fn operation(lit: &LitStr, component: Component, shape: &OperationSha
                     lit,
                     format!(
                         "`{name}` is not a `{}` operation in the catalog; valid operations: {}{}",
-                        component.as_str(),
+                        component.name,
                         backticked(valid),
                         suggestion(&name, valid)
                     ),
@@ -185,37 +206,10 @@ pub(crate) fn operation(lit: &LitStr, component: Component, shape: &OperationSha
                     lit,
                     format!(
                         "`{name}` is not a valid `{}` operation name: use snake_case, e.g. `generate`",
-                        component.as_str()
+                        component.name
                     ),
                 ))
             }
         }
     }
-}
-
-fn backticked(names: &[&str]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-}
-
-/// ` (did you mean `x`?)` for the nearest valid name within a small edit distance.
-fn suggestion(name: &str, valid: &[&str]) -> String {
-    let nearest = valid.iter().map(|v| (edit_distance(name, v), *v)).min();
-    match nearest {
-        Some((distance, v)) if distance <= (name.len() / 3).max(2) => format!("; did you mean `{v}`?"),
-        _ => String::new(),
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }

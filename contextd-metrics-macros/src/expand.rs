@@ -4,7 +4,6 @@
 //! original body runs inside a closure (sync) or an async block (async) whose output type is
 //! pinned to the declared return type, so `?`, `return` and inference behave as before.
 
-use contextd_metrics_catalog::Component;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::visit_mut::VisitMut;
@@ -13,6 +12,7 @@ use syn::{
 };
 
 use crate::attr::{OpArgs, OpsArgs};
+use crate::tokens;
 
 /// A function's parts, as found on free functions and methods alike.
 pub(crate) struct FnParts<'a> {
@@ -49,11 +49,16 @@ pub(crate) fn instrument_fn(args: &OpArgs, f: FnParts<'_>) -> syn::Result<TokenS
     Ok(quote!(#(#attrs)* #vis #sig #body))
 }
 
-/// The statements that set up a call: the static site, the op timer and the span.
+/// The statements that set up a call: the static site (its catalog entries written out, so a
+/// site needs nothing but the runtime), the op timer and the span.
 fn start(args: &OpArgs) -> TokenStream {
-    let component = component_path(args.component);
-    let operation = &args.operation;
-    let span_name = format!("{}.{}", args.component.as_str(), args.operation);
+    let (namespace, component, operation) = (args.catalog.namespace, args.component.name, &args.operation);
+    let span_name = format!("{component}.{operation}");
+    let cancelled_key = format!("{namespace}.cancelled");
+    let shape = tokens::shape(&args.shape, &|spec| {
+        let spec = tokens::instrument(spec, None);
+        quote!(&#spec)
+    });
     let start = match args.labels.as_slice() {
         [first, second] => quote! {
             __CONTEXTD_SITE.start_labelled(
@@ -61,23 +66,35 @@ fn start(args: &OpArgs) -> TokenStream {
                 ::core::convert::AsRef::<str>::as_ref(&(#second)),
             )
         },
+        [first] => quote! {
+            __CONTEXTD_SITE.start_labelled(::core::convert::AsRef::<str>::as_ref(&(#first)), "")
+        },
         _ => quote!(__CONTEXTD_SITE.start()),
     };
-    let skill = args.skill_id.as_ref().map(|id| {
-        quote!(let __contextd_skill = ::std::string::String::from(::core::convert::AsRef::<str>::as_ref(&(#id)));)
+    let rate = args.success_rate.as_ref().map(|id| {
+        quote!(let __contextd_rate_key = ::std::string::String::from(::core::convert::AsRef::<str>::as_ref(&(#id)));)
     });
+    let track = &args.track;
     quote! {
+        #track
         static __CONTEXTD_SITE: ::contextd_metrics::__private::OpSite =
-            ::contextd_metrics::__private::OpSite::new(#component, #operation, #span_name);
-        #skill
+            ::contextd_metrics::__private::OpSite::new(&::contextd_metrics::__private::SiteSpec {
+                namespace: #namespace,
+                component: #component,
+                operation: #operation,
+                span_name: #span_name,
+                cancelled_key: #cancelled_key,
+                shape: #shape,
+            });
+        #rate
         let __contextd_op = #start;
     }
 }
 
 /// Records the outcome of `__contextd_ret` and returns it.
 fn finish(args: &OpArgs) -> TokenStream {
-    let skill = args.skill_id.as_ref().map(|_| {
-        quote!(::contextd_metrics::__private::record_skill_outcome(&__contextd_skill, &__contextd_outcome);)
+    let rate = args.success_rate.as_ref().map(|_| {
+        quote!(::contextd_metrics::__private::record_success_rate(&__CONTEXTD_SITE, &__contextd_rate_key, &__contextd_outcome);)
     });
     quote! {
         {
@@ -95,7 +112,7 @@ fn finish(args: &OpArgs) -> TokenStream {
             } else {
                 ::core::option::Option::None
             };
-            #skill
+            #rate
             __contextd_op.finish(__contextd_outcome, __contextd_message);
         }
         __contextd_ret
@@ -177,17 +194,9 @@ fn async_trait_body(block: &Block) -> Option<&ExprAsync> {
     }
 }
 
-/// The component as a constant the generated static can hold: its index in the catalog's list.
-fn component_path(component: Component) -> TokenStream {
-    let index = component.index();
-    quote!(::contextd_metrics::__private::Component::ALL[#index])
-}
-
 /// `#[instrument_ops("component")]`: every method is an operation named after it, except those
 /// marked `#[skip_instrument]` or carrying their own `#[instrument_op]`.
 pub(crate) fn instrument_impl(args: &OpsArgs, mut item: ItemImpl) -> syn::Result<TokenStream> {
-    let shape = contextd_metrics_catalog::operation_shape(args.component)
-        .ok_or_else(|| syn::Error::new_spanned(&args.component_lit, "component without operations"))?;
     let mut errors: Option<syn::Error> = None;
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else { continue };
@@ -200,8 +209,16 @@ pub(crate) fn instrument_impl(args: &OpsArgs, mut item: ItemImpl) -> syn::Result
         }
         let name = method.sig.ident.to_string();
         let literal = syn::LitStr::new(&name, method.sig.ident.span());
-        let result = crate::attr::operation(&literal, args.component, &shape).and_then(|operation| {
-            let op = OpArgs { component: args.component, operation, labels: Vec::new(), skill_id: None };
+        let result = crate::attr::operation(&literal, args.component, &args.shape).and_then(|operation| {
+            let op = OpArgs {
+                catalog: args.catalog,
+                track: args.track.clone(),
+                component: args.component,
+                shape: args.shape,
+                operation,
+                labels: Vec::new(),
+                success_rate: None,
+            };
             let parts =
                 FnParts { attrs: &method.attrs, vis: &method.vis, sig: &method.sig, block: &method.block };
             instrument_fn(&op, parts)

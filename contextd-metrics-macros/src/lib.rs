@@ -1,22 +1,34 @@
 //! Procedural macros of `contextd-metrics`; use them through its re-exports
-//! (`contextd_metrics::instrument_op`, `contextd_metrics::instrument_ops`).
+//! (`contextd_metrics::catalog!`, `contextd_metrics::instrument_op`,
+//! `contextd_metrics::instrument_ops`).
 //!
-//! Component and operation names are validated against the same catalog table that
-//! `contextd-metrics` uses at run time (`contextd-metrics-catalog`), so a name can never exist
-//! in one and not the other. `attr.rs` parses and validates; `expand.rs` generates code.
+//! Both read the service's catalog file at compile time with the same reader the catalog tool
+//! uses (`contextd-metrics-catalog`, feature `source`), so a name can never exist in one and not
+//! the other. `load.rs` finds and reads the file, `attr.rs` parses and validates the attribute,
+//! `expand.rs` generates the wrapped function, `catalog.rs` the catalog's statics and `Meters`,
+//! `tokens.rs` writes catalog data as Rust.
 
 mod attr;
+mod catalog;
 mod expand;
-mod meters;
+mod load;
+mod tokens;
 
 use proc_macro::TokenStream;
+use syn::parse::Parser as _;
 
 /// Records every call of a function as one operation of a catalog component: the component's
 /// operations counter (with `status`), its duration histogram and a span named
 /// `<component>.<operation>`. See `contextd_metrics::instrument_op` for the full description.
 #[proc_macro_attribute]
 pub fn instrument_op(args: TokenStream, item: TokenStream) -> TokenStream {
-    let args = syn::parse_macro_input!(args as attr::OpArgs);
+    let raw = syn::parse_macro_input!(args as attr::RawOpArgs);
+    let args = match load::crate_catalog(raw.component.span())
+        .and_then(|loaded| attr::OpArgs::validate(raw, &loaded))
+    {
+        Ok(args) => args,
+        Err(error) => return error.into_compile_error().into(),
+    };
     let function = match syn::parse::<syn::Item>(item) {
         Ok(syn::Item::Fn(function)) => function,
         Ok(other) => {
@@ -39,7 +51,17 @@ pub fn instrument_op(args: TokenStream, item: TokenStream) -> TokenStream {
 /// method. See `contextd_metrics::instrument_ops`.
 #[proc_macro_attribute]
 pub fn instrument_ops(args: TokenStream, item: TokenStream) -> TokenStream {
-    let args = syn::parse_macro_input!(args as attr::OpsArgs);
+    let span = proc_macro2::TokenStream::from(args.clone())
+        .into_iter()
+        .next()
+        .map_or_else(proc_macro2::Span::call_site, |t| t.span());
+    let parsed = load::crate_catalog(span).and_then(|loaded| {
+        (|input: syn::parse::ParseStream<'_>| attr::OpsArgs::parse(input, &loaded)).parse(args)
+    });
+    let args = match parsed {
+        Ok(args) => args,
+        Err(error) => return error.into_compile_error().into(),
+    };
     let item: syn::Item = syn::parse_macro_input!(item as syn::Item);
     let syn::Item::Impl(block) = item else {
         return syn::Error::new_spanned(
@@ -52,9 +74,10 @@ pub fn instrument_ops(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::instrument_impl(&args, block).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
-/// Generates `Meters` from the catalog inside `contextd-metrics`. Not a public API.
-#[doc(hidden)]
+/// Turns a catalog file into static data and typed handles. See `contextd_metrics::catalog!`.
 #[proc_macro]
-pub fn __meters(_input: TokenStream) -> TokenStream {
-    meters::expand().into()
+pub fn catalog(input: TokenStream) -> TokenStream {
+    let invoking_file = proc_macro::Span::call_site().local_file();
+    let path = syn::parse_macro_input!(input as syn::LitStr);
+    catalog::expand(&path, invoking_file).unwrap_or_else(syn::Error::into_compile_error).into()
 }

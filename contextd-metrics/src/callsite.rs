@@ -1,9 +1,9 @@
 //! The runtime of `#[instrument_op]`: one static [`OpSite`] per annotated function.
 //!
-//! What a site records is read from its component's catalog entries ([`OperationShape`]): the
-//! counter, the duration histogram and the errors counter, each label in the entry's order, and
-//! where each label's value comes from (the operation, the status, the error type or an
-//! argument). A site resolves its attribute sets once — bound handles per status, for each of a
+//! What a site records is its component's catalog entry ([`OperationShape`]), which the macro
+//! wrote into the site: the counter, the duration histogram and the errors counter, each label
+//! in the entry's order, and where each label's value comes from (the operation, the status,
+//! the error type or an argument). A site resolves its attribute sets once — bound handles per status, for each of a
 //! few label combinations taken from arguments — so a call costs a clock read pair and a couple
 //! of atomic adds: no attribute hashing, no lock, no allocation. Handles belong to one binding
 //! of the global meters; when telemetry is re-initialised the site rebuilds them on its next
@@ -15,17 +15,17 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use contextd_metrics_catalog::{
-    Component, InstrumentSpec, LabelSource, OTHER_ERROR_TYPE, OperationShape, labels, operation_shape,
+    InstrumentSpec, LabelSource, OTHER_ERROR_TYPE, OperationShape, STATUS_VALUES,
 };
-use opentelemetry::metrics::BoundCounter;
+use opentelemetry::metrics::{BoundCounter, Counter, Meter};
 use opentelemetry::trace::{Span as _, SpanBuilder, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
 
-use crate::Meters;
-use crate::checked::CheckedBoundHistogram;
+use crate::checked::{CheckedBoundHistogram, CheckedHistogram};
 use crate::clock::{self, Ticks};
 use crate::global::{Binding, binding};
+use crate::meters::CatalogInstrument;
 
 /// How a wrapped call ended; the `status` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,14 +42,16 @@ pub enum Status {
 impl Status {
     const ALL: [Status; 3] = [Status::Success, Status::Error, Status::Cancelled];
 
-    /// The label value, from the catalog's `status` label: `success`, `error` or `cancelled`.
+    /// The label value: `success`, `error` or `cancelled` (a catalog's status label lists
+    /// exactly these, in this order; its reader checks).
     pub const fn as_str(self) -> &'static str {
-        labels::STATUS.values.listed()[self as usize]
+        STATUS_VALUES[self as usize]
     }
 }
 
-/// Classifies an error for the `error_type` label of `contextd_database_errors_total` (and the
-/// `error.type` of spans). Errors that do not implement it are recorded as `other`.
+/// Classifies an error for the error-type label of an operation's errors counter (in contextd's
+/// catalog, `error_type` of `contextd_database_errors_total`) and the `error.type` of spans.
+/// Errors that do not implement it are recorded as the label's last value (`other`).
 ///
 /// ```
 /// use contextd_metrics::ErrorType;
@@ -66,9 +68,9 @@ impl Status {
 /// }
 /// ```
 pub trait ErrorType {
-    /// One of the catalog's `error_type` values: `connection_timeout`, `query_failed`,
-    /// `not_found`, `permission_denied` or `other`. Any other value is recorded as `other`,
-    /// which keeps the label's cardinality bounded.
+    /// One of the values of the catalog's error-type label (contextd: `connection_timeout`,
+    /// `query_failed`, `not_found`, `permission_denied`, `other`). Any other value is recorded
+    /// as the label's last value, which keeps the label's cardinality bounded.
     fn error_type(&self) -> &'static str;
 }
 
@@ -77,7 +79,7 @@ pub trait ErrorType {
 pub struct Outcome {
     /// The status label.
     pub status: Status,
-    /// The error type, `other` unless the error implements [`ErrorType`].
+    /// The error type; [`OTHER_ERROR_TYPE`] unless the error implements [`ErrorType`].
     pub error_type: &'static str,
 }
 
@@ -91,9 +93,12 @@ impl Outcome {
     }
 }
 
-/// The catalog's `error_type` values; anything else becomes `other`.
-fn known_error_type(error_type: &'static str) -> &'static str {
-    if labels::ERROR_TYPE.values.listed().contains(&error_type) { error_type } else { OTHER_ERROR_TYPE }
+/// One of the site's error-type values; anything else becomes the label's last value.
+fn known_error_type(shape: &OperationShape, error_type: &'static str) -> &'static str {
+    match shape.error_type {
+        Some(label) if label.values.listed().contains(&error_type) => error_type,
+        _ => shape.other_error_type(),
+    }
 }
 
 /// The longest label value taken from an argument, in bytes; longer ones are cut at a
@@ -141,34 +146,59 @@ enum Targets {
     Cached([OnceLock<Handles>; LABEL_CACHE]),
 }
 
+/// The instruments of one site on one binding's meter.
+struct Instruments {
+    counter: Option<Counter<u64>>,
+    duration: CheckedHistogram,
+    errors: Option<Counter<u64>>,
+}
+
 /// One binding's handles of one site.
 struct SiteHandles {
     generation: u64,
-    meters: &'static Meters,
-    operation: &'static str,
-    shape: OperationShape,
+    spec: &'static SiteSpec,
+    instruments: Instruments,
     targets: Targets,
+}
+
+/// What the macro knows of one call site, checked against the catalog at compile time.
+#[derive(Debug)]
+pub struct SiteSpec {
+    /// The catalog's namespace.
+    pub namespace: &'static str,
+    /// The component's id.
+    pub component: &'static str,
+    /// The operation literal.
+    pub operation: &'static str,
+    /// `<component>.<operation>`.
+    pub span_name: &'static str,
+    /// The span attribute a cancelled call gets: `<namespace>.cancelled`.
+    pub cancelled_key: &'static str,
+    /// The component's operation entry.
+    pub shape: OperationShape,
 }
 
 /// The static state of one `#[instrument_op]` call site.
 pub struct OpSite {
-    component: Component,
-    operation: &'static str,
-    span_name: &'static str,
+    spec: &'static SiteSpec,
     current: AtomicPtr<SiteHandles>,
 }
 
 impl std::fmt::Debug for OpSite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "OpSite({}.{})", self.component.as_str(), self.operation)
+        write!(f, "OpSite({})", self.spec.span_name)
     }
 }
 
 impl OpSite {
-    /// A site for `component`/`operation` whose spans are named `span_name`
-    /// (`<component>.<operation>`); the macro has checked both against the catalog.
-    pub const fn new(component: Component, operation: &'static str, span_name: &'static str) -> Self {
-        Self { component, operation, span_name, current: AtomicPtr::new(std::ptr::null_mut()) }
+    /// A site as the macro wrote it.
+    pub const fn new(spec: &'static SiteSpec) -> Self {
+        Self { spec, current: AtomicPtr::new(std::ptr::null_mut()) }
+    }
+
+    /// What the site records.
+    pub fn spec(&self) -> &'static SiteSpec {
+        self.spec
     }
 
     /// Starts timing a call of a site without argument labels.
@@ -182,18 +212,16 @@ impl OpSite {
     /// at a character boundary.
     #[inline]
     pub fn start_labelled(&'static self, first: &str, second: &str) -> Op {
-        let Binding::Bound { generation, meters, tracer } = binding() else {
+        let Binding::Bound { generation, meter, tracer } = binding() else {
             // Telemetry not initialised: record nothing, read no clock, start no span.
             return Op { target: Target::Inert, started: None, span: None, message: None, finished: false };
         };
-        let target = match self.handles(generation, meters) {
-            Some(site) => match &site.targets {
-                Targets::Fixed(handles) => Target::Bound { site, handles },
-                Targets::Cached(cache) => {
-                    self.cached(site, cache, [truncate_label(first), truncate_label(second)])
-                }
-            },
-            None => Target::Inert,
+        let site = self.handles(generation, meter);
+        let target = match &site.targets {
+            Targets::Fixed(handles) => Target::Bound { site, handles },
+            Targets::Cached(cache) => {
+                self.cached(site, cache, [truncate_label(first), truncate_label(second)])
+            }
         };
         let span = match tracer {
             Some(tracer) => self.start_span(tracer),
@@ -209,7 +237,7 @@ impl OpSite {
     #[inline(never)]
     fn start_span(&self, tracer: &SdkTracer) -> Option<Context> {
         let parent = Context::current();
-        let span = tracer.build_with_context(SpanBuilder::from_name(self.span_name), &parent);
+        let span = tracer.build_with_context(SpanBuilder::from_name(self.spec.span_name), &parent);
         if span.span_context().is_sampled() || !parent.has_active_span() {
             Some(parent.with_span(span))
         } else {
@@ -217,38 +245,37 @@ impl OpSite {
         }
     }
 
-    /// This binding's handles, built on the first call after a (re)binding; `None` for a
-    /// component without operations (the macro never generates one).
+    /// This binding's handles, built on the first call after a (re)binding.
     #[inline]
-    fn handles(&'static self, generation: u64, meters: &'static Meters) -> Option<&'static SiteHandles> {
+    fn handles(&'static self, generation: u64, meter: &'static Meter) -> &'static SiteHandles {
         let current = self.current.load(Ordering::Acquire);
         if !current.is_null() {
             // SAFETY: non-null values come from `Box::leak` below and are never freed.
             let handles = unsafe { &*current };
             if handles.generation == generation {
-                return Some(handles);
+                return handles;
             }
         }
-        self.rebuild(generation, meters)
+        self.rebuild(generation, meter)
     }
 
     #[cold]
-    fn rebuild(&'static self, generation: u64, meters: &'static Meters) -> Option<&'static SiteHandles> {
-        let shape = operation_shape(self.component)?;
-        let targets = if shape.label_arguments().is_empty() {
-            Targets::Fixed(self.bind(&shape, meters, ["", ""]))
+    fn rebuild(&'static self, generation: u64, meter: &'static Meter) -> &'static SiteHandles {
+        let shape = &self.spec.shape;
+        let instruments = Instruments {
+            counter: shape.counter.map(|spec| Counter::build(meter, spec)),
+            duration: CheckedHistogram::build(meter, shape.duration),
+            errors: shape.errors.map(|spec| Counter::build(meter, spec)),
+        };
+        let targets = if shape.arguments.is_empty() {
+            Targets::Fixed(self.bind(&instruments, ["", ""]))
         } else {
             Targets::Cached(std::array::from_fn(|_| OnceLock::new()))
         };
-        let leaked: &'static mut SiteHandles = Box::leak(Box::new(SiteHandles {
-            generation,
-            meters,
-            operation: self.operation,
-            shape,
-            targets,
-        }));
+        let leaked: &'static mut SiteHandles =
+            Box::leak(Box::new(SiteHandles { generation, spec: self.spec, instruments, targets }));
         self.current.store(leaked, Ordering::Release);
-        Some(leaked)
+        leaked
     }
 
     /// The cached handles for these argument labels, binding them into a free slot if needed.
@@ -267,7 +294,7 @@ impl OpSite {
                 Some(handles) if matches(handles) => return Target::Bound { site, handles },
                 Some(_) => continue,
                 None => {
-                    let handles = slot.get_or_init(|| self.bind(&site.shape, site.meters, arguments));
+                    let handles = slot.get_or_init(|| self.bind(&site.instruments, arguments));
                     if matches(handles) {
                         return Target::Bound { site, handles };
                     }
@@ -278,33 +305,32 @@ impl OpSite {
     }
 
     /// Binds the shape's counter and duration histogram for these argument labels.
-    fn bind(&self, shape: &OperationShape, meters: &Meters, arguments: [&str; 2]) -> Handles {
-        // `Meters` is generated from the same table, so both lookups succeed (a catalog test checks).
-        let counter = shape.counter().and_then(|spec| {
-            let counter = meters.u64_counter(spec.name)?;
-            Some(self.per_status(shape, spec, arguments, |attributes| counter.bind(attributes)))
-        });
-        let spec = shape.duration();
-        let duration = meters.f64_histogram(spec.name).map(|histogram| {
-            self.per_status(shape, spec, arguments, |attributes| histogram.bind(attributes))
-        });
+    fn bind(&self, instruments: &Instruments, arguments: [&str; 2]) -> Handles {
+        let shape = &self.spec.shape;
+        let counter =
+            instruments.counter.as_ref().zip(shape.counter).map(|(counter, spec)| {
+                self.per_status(spec, arguments, |attributes| counter.bind(attributes))
+            });
+        let duration = Some(
+            self.per_status(shape.duration, arguments, |attributes| instruments.duration.bind(attributes)),
+        );
         Handles { arguments: arguments.map(Box::from), counter, duration }
     }
 
     fn per_status<H>(
         &self,
-        shape: &OperationShape,
         spec: &InstrumentSpec,
         arguments: [&str; 2],
         bind: impl Fn(&[KeyValue]) -> H,
     ) -> PerStatus<H> {
+        let shape = &self.spec.shape;
         let by_status =
             spec.labels.iter().any(|label| shape.label_source(label) == Some(LabelSource::Status));
         let statuses: &[Status] = if by_status { &Status::ALL } else { &[Status::Success] };
         PerStatus(
             statuses
                 .iter()
-                .map(|status| bind(&attributes(self.operation, shape, spec, arguments, *status, "")))
+                .map(|status| bind(&attributes(self.spec.operation, shape, spec, arguments, *status, "")))
                 .collect(),
         )
     }
@@ -402,7 +428,7 @@ impl Op {
             if let Some(duration) = &handles.duration {
                 duration.get(outcome.status).record(seconds);
             }
-            if outcome.status == Status::Error && site.shape.errors().is_some() {
+            if outcome.status == Status::Error && site.instruments.errors.is_some() {
                 record_error(site, &handles.arguments, outcome);
             }
         } else {
@@ -416,25 +442,14 @@ impl Op {
     #[inline(never)]
     fn record_unbound(&self, outcome: Outcome, seconds: f64) {
         let Target::Unbound { site, arguments } = &self.target else { return };
+        let shape = &site.spec.shape;
         let labels = |spec| {
-            attributes(
-                site.operation,
-                &site.shape,
-                spec,
-                [&*arguments[0], &*arguments[1]],
-                outcome.status,
-                "",
-            )
+            attributes(site.spec.operation, shape, spec, [&*arguments[0], &*arguments[1]], outcome.status, "")
         };
-        if let Some(spec) = site.shape.counter()
-            && let Some(counter) = site.meters.u64_counter(spec.name)
-        {
+        if let (Some(counter), Some(spec)) = (&site.instruments.counter, shape.counter) {
             counter.add(1, &labels(spec));
         }
-        let spec = site.shape.duration();
-        if let Some(histogram) = site.meters.f64_histogram(spec.name) {
-            histogram.record(seconds, &labels(spec));
-        }
+        site.instruments.duration.record(seconds, &labels(shape.duration));
         if outcome.status == Status::Error {
             record_error(site, arguments, outcome);
         }
@@ -443,18 +458,24 @@ impl Op {
     #[inline(never)]
     fn end_span(&mut self, outcome: Outcome) {
         let Some(cx) = self.span.take() else { return };
+        let (shape, cancelled_key) = match &self.target {
+            Target::Bound { site, .. } | Target::Unbound { site, .. } => {
+                (&site.spec.shape, site.spec.cancelled_key)
+            }
+            Target::Inert => return,
+        };
         let span = cx.span();
         match outcome.status {
             Status::Success => {}
             Status::Error => {
-                span.set_attribute(KeyValue::new("error.type", known_error_type(outcome.error_type)));
+                span.set_attribute(KeyValue::new("error.type", known_error_type(shape, outcome.error_type)));
                 let description = match self.message.take() {
                     Some(message) => Cow::Owned(message),
                     None => Cow::Borrowed(outcome.error_type),
                 };
                 span.set_status(opentelemetry::trace::Status::Error { description });
             }
-            Status::Cancelled => span.set_attribute(KeyValue::new("contextd.cancelled", true)),
+            Status::Cancelled => span.set_attribute(KeyValue::new(cancelled_key, true)),
         }
         span.end();
     }
@@ -463,12 +484,11 @@ impl Op {
 /// Adds one to the shape's errors counter, if it has one (error path only: not bound).
 #[inline(never)]
 fn record_error(site: &'static SiteHandles, arguments: &[Box<str>; 2], outcome: Outcome) {
-    let Some(spec) = site.shape.errors() else { return };
-    if let Some(counter) = site.meters.u64_counter(spec.name) {
-        let error_type = known_error_type(outcome.error_type);
-        let arguments = [&*arguments[0], &*arguments[1]];
-        counter.add(1, &attributes(site.operation, &site.shape, spec, arguments, outcome.status, error_type));
-    }
+    let shape = &site.spec.shape;
+    let (Some(counter), Some(spec)) = (&site.instruments.errors, shape.errors) else { return };
+    let error_type = known_error_type(shape, outcome.error_type);
+    let arguments = [&*arguments[0], &*arguments[1]];
+    counter.add(1, &attributes(site.spec.operation, shape, spec, arguments, outcome.status, error_type));
 }
 
 impl Drop for Op {

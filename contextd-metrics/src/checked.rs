@@ -3,28 +3,43 @@
 //! Every float in the catalog — seconds, scores, USD — is finite and never negative. A NaN, an
 //! infinity or a negative value is a bug in the caller; recorded, it would poison a sum or a
 //! histogram for good. These wrappers drop such a value and count it per instrument and reason;
-//! `contextd_telemetry` exports the counts as `contextd_telemetry_invalid_measurements_total`.
+//! `contextd_telemetry` exports the counts as `<namespace>_telemetry_invalid_measurements_total`.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use contextd_metrics_catalog::{CATALOG, CATALOG_LEN};
+use contextd_metrics_catalog::self_metrics::labels::REFUSED_REASON;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{BoundCounter, BoundHistogram, Counter, Histogram};
 
-/// Why a value was refused: the catalog's `reason` values of the refused-measurements
-/// self-metric (nan, infinite, negative), in that order.
-const REASONS: &[&str] = contextd_metrics_catalog::labels::REFUSED_REASON.values.listed();
+/// Why a value was refused: the `reason` values of the refused-measurements self-metric (nan,
+/// infinite, negative), in that order.
+const REASONS: &[&str] = REFUSED_REASON.values.listed();
 
-/// Refused values per catalog entry (by index) and reason.
-static REFUSED: [[AtomicU64; 3]; CATALOG_LEN] = [const { [const { AtomicU64::new(0) }; 3] }; CATALOG_LEN];
+/// The refused values of one instrument, by reason.
+#[derive(Debug)]
+struct Refused {
+    name: &'static str,
+    counts: [AtomicU64; 3],
+}
 
-fn index_of(name: &str) -> usize {
-    CATALOG.iter().position(|s| s.name == name).unwrap_or(0)
+/// One entry per instrument name, in the order instruments were first created; leaked, so a
+/// handle keeps a plain reference (instruments are created a handful of times per process).
+static REFUSED: Mutex<Vec<&'static Refused>> = Mutex::new(Vec::new());
+
+fn refused_for(name: &'static str) -> &'static Refused {
+    let mut all = REFUSED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(found) = all.iter().find(|r| r.name == name) {
+        return found;
+    }
+    let entry: &'static Refused = Box::leak(Box::new(Refused { name, counts: Default::default() }));
+    all.push(entry);
+    entry
 }
 
 /// Checks `value`; counts and returns false when it must not be recorded.
 #[inline]
-fn accept(index: usize, value: f64) -> bool {
+fn accept(refused: &Refused, value: f64) -> bool {
     if value.is_finite() && value >= 0.0 {
         return true;
     }
@@ -35,26 +50,27 @@ fn accept(index: usize, value: f64) -> bool {
     } else {
         2
     };
-    REFUSED[index][reason].fetch_add(1, Ordering::Relaxed);
+    refused.counts[reason].fetch_add(1, Ordering::Relaxed);
     false
 }
 
-/// `(instrument, reason, count)` for every refused kind of value so far, in catalog order.
+/// `(instrument, reason, count)` for every refused kind of value so far, instruments in the order
+/// they were first created.
 ///
 /// ```
 /// let before = contextd_metrics::refused_measurements();
-/// contextd_metrics::meters().checkpoint_duration.record(f64::NAN, &[]);
+/// contextd_metrics::contextd::meters().checkpoint_duration.record(f64::NAN, &[]);
 /// let after = contextd_metrics::refused_measurements();
 /// assert!(after.iter().any(|(name, reason, n)| *name == "contextd_checkpoint_duration_seconds" && *reason == "nan" && *n >= 1));
 /// # let _ = before;
 /// ```
 pub fn refused_measurements() -> Vec<(&'static str, &'static str, u64)> {
     let mut out = Vec::new();
-    for (index, spec) in CATALOG.iter().enumerate() {
-        for (reason, count) in REASONS.iter().zip(&REFUSED[index]) {
+    for refused in REFUSED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+        for (reason, count) in REASONS.iter().zip(&refused.counts) {
             let count = count.load(Ordering::Relaxed);
             if count > 0 {
-                out.push((spec.name, *reason, count));
+                out.push((refused.name, *reason, count));
             }
         }
     }
@@ -65,25 +81,25 @@ pub fn refused_measurements() -> Vec<(&'static str, &'static str, u64)> {
 #[derive(Clone, Debug)]
 pub struct CheckedCounter {
     inner: Counter<f64>,
-    index: usize,
+    refused: &'static Refused,
 }
 
 impl CheckedCounter {
-    pub(crate) fn new(inner: Counter<f64>, name: &str) -> Self {
-        Self { inner, index: index_of(name) }
+    pub(crate) fn new(inner: Counter<f64>, name: &'static str) -> Self {
+        Self { inner, refused: refused_for(name) }
     }
 
     /// Adds `value` unless it is NaN, infinite or negative (then it is counted as refused).
     #[inline]
     pub fn add(&self, value: f64, attributes: &[KeyValue]) {
-        if accept(self.index, value) {
+        if accept(self.refused, value) {
             self.inner.add(value, attributes);
         }
     }
 
     /// A handle bound to `attributes` whose adds are checked the same way.
     pub fn bind(&self, attributes: &[KeyValue]) -> CheckedBoundCounter {
-        CheckedBoundCounter { inner: self.inner.bind(attributes), index: self.index }
+        CheckedBoundCounter { inner: self.inner.bind(attributes), refused: self.refused }
     }
 }
 
@@ -91,14 +107,14 @@ impl CheckedCounter {
 #[derive(Clone, Debug)]
 pub struct CheckedBoundCounter {
     inner: BoundCounter<f64>,
-    index: usize,
+    refused: &'static Refused,
 }
 
 impl CheckedBoundCounter {
     /// Adds `value` unless it is NaN, infinite or negative.
     #[inline]
     pub fn add(&self, value: f64) {
-        if accept(self.index, value) {
+        if accept(self.refused, value) {
             self.inner.add(value);
         }
     }
@@ -108,25 +124,25 @@ impl CheckedBoundCounter {
 #[derive(Clone, Debug)]
 pub struct CheckedHistogram {
     inner: Histogram<f64>,
-    index: usize,
+    refused: &'static Refused,
 }
 
 impl CheckedHistogram {
-    pub(crate) fn new(inner: Histogram<f64>, name: &str) -> Self {
-        Self { inner, index: index_of(name) }
+    pub(crate) fn new(inner: Histogram<f64>, name: &'static str) -> Self {
+        Self { inner, refused: refused_for(name) }
     }
 
     /// Records `value` unless it is NaN, infinite or negative (then it is counted as refused).
     #[inline]
     pub fn record(&self, value: f64, attributes: &[KeyValue]) {
-        if accept(self.index, value) {
+        if accept(self.refused, value) {
             self.inner.record(value, attributes);
         }
     }
 
     /// A handle bound to `attributes` whose records are checked the same way.
     pub fn bind(&self, attributes: &[KeyValue]) -> CheckedBoundHistogram {
-        CheckedBoundHistogram { inner: self.inner.bind(attributes), index: self.index }
+        CheckedBoundHistogram { inner: self.inner.bind(attributes), refused: self.refused }
     }
 }
 
@@ -134,14 +150,14 @@ impl CheckedHistogram {
 #[derive(Clone, Debug)]
 pub struct CheckedBoundHistogram {
     inner: BoundHistogram<f64>,
-    index: usize,
+    refused: &'static Refused,
 }
 
 impl CheckedBoundHistogram {
     /// Records `value` unless it is NaN, infinite or negative.
     #[inline]
     pub fn record(&self, value: f64) {
-        if accept(self.index, value) {
+        if accept(self.refused, value) {
             self.inner.record(value);
         }
     }

@@ -1,13 +1,13 @@
-//! `meters()`: the process-wide `Meters`, bound to the global meter provider by
-//! `contextd_telemetry::init` — the one registry that every recording path binds through:
-//! `meters()`, the `#[instrument_op]` call sites (by generation) and the observable
+//! The process's binding: the meter (and tracer) that `contextd_telemetry::init` hands over —
+//! the one registry every recording path binds through: each catalog's `meters()` (a
+//! [`MetersCell`]), the `#[instrument_op]` call sites (by generation) and the observable
 //! instruments registered with [`on_bind`] (the gauges), which are created anew on the meter of
 //! every binding.
 //!
-//! OpenTelemetry instruments taken from a provider keep recording into that provider, so the
-//! global `Meters` must be rebuilt when telemetry is (re)initialised. Each binding is leaked on
-//! purpose: a `&'static Meters` handed out earlier must stay valid, and a process initialises
-//! telemetry a handful of times at most (once in production, once per test in test suites).
+//! OpenTelemetry instruments taken from a provider keep recording into that provider, so typed
+//! handles must be rebuilt when telemetry is (re)initialised. Each binding is leaked on purpose:
+//! a `&'static Meters` handed out earlier must stay valid, and a process initialises telemetry a
+//! handful of times at most (once in production, once per test in test suites).
 
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
@@ -15,20 +15,21 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::trace::SdkTracer;
 
-use crate::Meters;
+/// A meter of a no-op provider: what handles are built on before telemetry is initialised.
+static UNBOUND: LazyLock<Meter> =
+    LazyLock::new(|| opentelemetry::metrics::noop::NoopMeterProvider::new().meter("unbound"));
 
-/// Instruments from a no-op provider: what `meters()` returns before telemetry is initialised.
-static UNBOUND: LazyLock<Meters> = LazyLock::new(|| {
-    Meters::new(&opentelemetry::metrics::noop::NoopMeterProvider::new().meter(crate::METER_NAME))
-});
-
-/// One binding: the meters and a number that changes with every binding, so that call sites
-/// can tell their cached handles are stale.
+/// One binding: the meter, the tracer, and a number that changes with every binding, so that
+/// call sites and typed handles can tell theirs are stale.
 #[derive(Debug)]
 struct BoundMeters {
     generation: u64,
-    meters: Meters,
+    meter: Meter,
     tracer: Option<SdkTracer>,
+    /// A thread binding's typed handles, by the address of their `MetersCell` (a cell caches
+    /// one binding; threads bound apart would otherwise rebuild it in turn).
+    #[cfg(feature = "testing")]
+    handles: Mutex<Vec<(usize, &'static (dyn std::any::Any + Send + Sync))>>,
 }
 
 /// What registers observable instruments on a binding's meter.
@@ -93,15 +94,15 @@ static GENERATIONS: AtomicU64 = AtomicU64::new(0);
 pub(crate) enum Binding {
     /// Telemetry is not running: record nothing.
     Unbound,
-    /// Telemetry is running with these meters.
-    Bound { generation: u64, meters: &'static Meters, tracer: Option<&'static SdkTracer> },
+    /// Telemetry is running with this meter.
+    Bound { generation: u64, meter: &'static Meter, tracer: Option<&'static SdkTracer> },
 }
 
 #[inline]
 pub(crate) fn binding() -> Binding {
     #[cfg(feature = "testing")]
     if let Some(local) = THREAD_BOUND.with(std::cell::Cell::get) {
-        return Binding::Bound { generation: local.generation, meters: &local.meters, tracer: None };
+        return Binding::Bound { generation: local.generation, meter: &local.meter, tracer: None };
     }
     let bound = BOUND.load(Ordering::Acquire);
     if bound.is_null() {
@@ -110,7 +111,7 @@ pub(crate) fn binding() -> Binding {
     // SAFETY: every non-null value stored in BOUND comes from `Box::leak` in
     // `bind_global` and is never freed, so it is valid for 'static and never mutated.
     let bound = unsafe { &*bound };
-    Binding::Bound { generation: bound.generation, meters: &bound.meters, tracer: bound.tracer.as_ref() }
+    Binding::Bound { generation: bound.generation, meter: &bound.meter, tracer: bound.tracer.as_ref() }
 }
 
 #[cfg(feature = "testing")]
@@ -126,12 +127,16 @@ pub(crate) struct ThreadBinding {
     previous: Option<&'static BoundMeters>,
 }
 
-/// Binds `meters()` and the call sites to instruments on `meter` for this thread only.
+/// Binds typed handles and the call sites to instruments on `meter` for this thread only.
 #[cfg(feature = "testing")]
 pub(crate) fn bind_thread(meter: &Meter) -> ThreadBinding {
     let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1;
-    let bound: &'static BoundMeters =
-        Box::leak(Box::new(BoundMeters { generation, meters: Meters::new(meter), tracer: None }));
+    let bound: &'static BoundMeters = Box::leak(Box::new(BoundMeters {
+        generation,
+        meter: meter.clone(),
+        tracer: None,
+        handles: Mutex::default(),
+    }));
     ThreadBinding { previous: THREAD_BOUND.with(|local| local.replace(Some(bound))) }
 }
 
@@ -142,44 +147,91 @@ impl Drop for ThreadBinding {
     }
 }
 
-/// The process-wide [`Meters`]. Before telemetry is initialised (and after it is shut down) it
-/// records into nothing; after `contextd_telemetry::init()` it records into the global meter
-/// provider.
-///
-/// It costs one atomic load. Call it where you record rather than keeping the reference across
-/// an initialisation: a reference taken before `init` keeps recording into nothing.
-///
-/// ```
-/// use opentelemetry::KeyValue;
-///
-/// contextd_metrics::meters().skill_operations.add(
-///     1,
-///     &[KeyValue::new("operation", "apply"), KeyValue::new("status", "success")],
-/// );
-/// ```
-#[inline]
-pub fn meters() -> &'static Meters {
-    match binding() {
-        Binding::Bound { meters, .. } => meters,
-        Binding::Unbound => &UNBOUND,
+/// The process-wide typed handles of one catalog (its generated `meters()` holds one): built on
+/// the current binding's meter at first use after each (re)binding, on a no-op meter while
+/// telemetry is not running. Reading it costs one atomic load and a compare.
+#[derive(Debug)]
+pub struct MetersCell<M: 'static> {
+    current: AtomicPtr<(u64, M)>,
+}
+
+impl<M: Send + Sync + 'static> MetersCell<M> {
+    /// An empty cell, for a `static`.
+    pub const fn new() -> Self {
+        Self { current: AtomicPtr::new(std::ptr::null_mut()) }
+    }
+
+    /// The handles of the current binding, built with `build` if this binding has none yet.
+    #[inline]
+    pub fn get(&'static self, build: fn(&Meter) -> M) -> &'static M {
+        #[cfg(feature = "testing")]
+        if let Some(local) = THREAD_BOUND.with(std::cell::Cell::get) {
+            return self.thread_handles(local, build);
+        }
+        // Generation 0 is the unbound state (bindings count from 1).
+        let (generation, meter) = match binding() {
+            Binding::Bound { generation, meter, .. } => (generation, meter),
+            Binding::Unbound => (0, &*UNBOUND),
+        };
+        let current = self.current.load(Ordering::Acquire);
+        if !current.is_null() {
+            // SAFETY: non-null values come from `Box::leak` below and are never freed.
+            let (built_for, handles) = unsafe { &*current };
+            if *built_for == generation {
+                return handles;
+            }
+        }
+        self.rebuild(generation, meter, build)
+    }
+
+    #[cfg(feature = "testing")]
+    fn thread_handles(&'static self, local: &'static BoundMeters, build: fn(&Meter) -> M) -> &'static M {
+        let key = std::ptr::from_ref(self) as usize;
+        let mut handles = local.handles.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let found = handles.iter().find(|(k, _)| *k == key).and_then(|(_, h)| h.downcast_ref::<M>());
+        if let Some(found) = found {
+            return found;
+        }
+        let built: &'static M = Box::leak(Box::new(build(&local.meter)));
+        handles.push((key, built));
+        built
+    }
+
+    #[cold]
+    fn rebuild(&'static self, generation: u64, meter: &Meter, build: fn(&Meter) -> M) -> &'static M {
+        let leaked: &'static mut (u64, M) = Box::leak(Box::new((generation, build(meter))));
+        self.current.store(leaked, Ordering::Release);
+        &leaked.1
     }
 }
 
-/// Rebinds [`meters()`] and every `#[instrument_op]` call site to instruments created on
+impl<M: Send + Sync + 'static> Default for MetersCell<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Rebinds typed handles and every `#[instrument_op]` call site to instruments created on
 /// `meter`, without spans.
 #[doc(hidden)]
 pub fn bind_global_meters(meter: &Meter) {
     bind_global(meter, None);
 }
 
-/// Rebinds [`meters()`] and every `#[instrument_op]` call site to instruments created on
+/// Rebinds typed handles and every `#[instrument_op]` call site to instruments created on
 /// `meter`, and their spans to `tracer`. Called by `contextd_telemetry` after it sets the
 /// global providers.
 #[doc(hidden)]
 pub fn bind_global(meter: &Meter, tracer: Option<SdkTracer>) {
     let mut binders = binders();
     let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1;
-    let bound = BoundMeters { generation, meters: Meters::new(meter), tracer };
+    let bound = BoundMeters {
+        generation,
+        meter: meter.clone(),
+        tracer,
+        #[cfg(feature = "testing")]
+        handles: Mutex::default(),
+    };
     let leaked: &'static mut BoundMeters = Box::leak(Box::new(bound));
     BOUND.store(leaked, Ordering::Release);
     for (_, register) in &binders.registered {
@@ -188,7 +240,7 @@ pub fn bind_global(meter: &Meter, tracer: Option<SdkTracer>) {
     binders.meter = Some(meter.clone());
 }
 
-/// Returns [`meters()`] and the call sites to recording nothing, at no cost per call. Called
+/// Returns typed handles and the call sites to recording nothing, at no cost per call. Called
 /// by `contextd_telemetry` at shutdown.
 #[doc(hidden)]
 pub fn unbind_global_meters() {

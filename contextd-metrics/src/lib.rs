@@ -1,19 +1,21 @@
-//! Recording the contextd metric catalog on OpenTelemetry: what a service compiles to record.
+//! Recording a service's metric catalog on OpenTelemetry: what a service compiles to record.
 //!
-//! * [`catalog()`] — the 31 instruments as data (name, kind, unit, labels, buckets), the single
-//!   source of truth that the docs, dashboards and alert rules are generated from.
-//! * [`Meters`] — the 22 synchronous instruments as typed fields, generated from the catalog and
-//!   created from any [`opentelemetry::metrics::Meter`] with their names, units and buckets.
-//! * [`instrument_op`] — one attribute per service method; its runtime takes every instrument,
-//!   label key and closed label value from the catalog entries.
-//! * [`values`] — the derived values a caller would otherwise get wrong (embedding cost,
-//!   remediation hybrid score).
+//! A service declares its catalog once, in a YAML file of its own crate (`telemetry.yaml`;
+//! schema in `docs/own-catalog.md`). From it:
 //!
-//! The observable gauges live in `contextd-gauges`; rendering the catalog (docs, dashboards)
-//! in `contextd-catalog-tool`, which services never depend on.
+//! * [`instrument_op`] — one attribute per service method: the component's operations counter,
+//!   duration histogram and span, each label filled as the catalog says; names checked at
+//!   compile time, with suggestions; bound handles per call site, nothing allocated per call.
+//! * [`catalog!`] — the catalog as static data (for `contextd_telemetry` and the tool) and
+//!   `Meters`, every counter and histogram as a typed field, with `meters()`.
+//! * [`contextd`] — contextd's own catalog, generated the same way from `contextd.yaml`;
+//!   [`values`] — derived values of its instruments (embedding cost, hybrid score).
+//!
+//! The observable gauges of contextd live in `contextd-gauges`; rendering a catalog (docs,
+//! dashboards, alert rules) in `contextd-catalog-tool`, which services never depend on.
 //!
 //! ```
-//! use contextd_metrics::Meters;
+//! use contextd_metrics::contextd::Meters;
 //! use opentelemetry::KeyValue;
 //! use opentelemetry::metrics::MeterProvider as _;
 //! use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -47,31 +49,51 @@ pub use callsite::{ErrorType, MAX_LABEL_BYTES, Status};
 pub use checked::{
     CheckedBoundCounter, CheckedBoundHistogram, CheckedCounter, CheckedHistogram, refused_measurements,
 };
+/// The catalog model: what [`catalog!`] generates and the tool reads (`contextd-metrics-catalog`).
+pub use contextd_metrics_catalog as model;
 pub use contextd_metrics_catalog::{
-    Component, InstrumentKind, InstrumentSpec, LabelSpec, LabelValues, ValueType, buckets, instruments,
-    labels, self_metrics,
+    Catalog, ComponentSpec, InstrumentKind, InstrumentSpec, LabelSpec, LabelValues, OperationShape,
+    SelfMetric, ValueType,
 };
-pub use global::{Binder, bind_global, bind_global_meters, meters, on_bind, unbind_global_meters};
-pub use meters::Meters;
+pub use global::{Binder, MetersCell, bind_global, bind_global_meters, on_bind, unbind_global_meters};
+pub use meters::CatalogInstrument;
 pub use skill_success::SkillSuccessTracker;
 
-/// The instrumentation scope name under which every catalog instrument is created.
-pub const METER_NAME: &str = "contextd";
+// Generated code names this crate `::contextd_metrics`, inside it too (contextd's catalog).
+extern crate self as contextd_metrics;
 
-/// The catalog: all 31 instruments (9 counters, 13 histograms, 9 observable gauges), in the
-/// order of the contract in `docs/metrics-catalog.md`.
+/// Turns a catalog file into static data and typed handles, in the module that invokes it.
+///
+/// The path is relative to the invoking source file, as with `include_str!`. The file is read
+/// and checked at compile time: every mistake is a compile error naming its line and column
+/// (duplicate names, a unit exporters would rename, a histogram without buckets, a closed label
+/// without values, an operation label missing from its instruments …). The invoking module gets:
+///
+/// * `CATALOG` — the whole [`Catalog`], for `contextd_telemetry` and the catalog tool;
+/// * `instruments::*`, `labels::*`, `buckets::*`, `components::*`, `self_metrics::*` — each
+///   entry as a constant, named after it (`orders_operations_total` → `OPERATIONS_TOTAL`);
+/// * `INSTRUMENTS`, `OBJECTIVES` — the lists;
+/// * `Meters` — every counter and histogram as a typed field, and `meters()`, the process-wide
+///   one, bound to the provider that telemetry was initialised with.
+///
+/// `#[instrument_op]` reads the same file (see its docs for how it is found).
 ///
 /// ```
-/// let names: Vec<_> = contextd_metrics::catalog().iter().map(|s| s.name).collect();
-/// assert!(names.contains(&"contextd_mcp_tool_calls_total"));
+/// mod telemetry {
+///     // This file is src/lib.rs; the catalog sits beside Cargo.toml.
+///     contextd_metrics::catalog!("../contextd.yaml");
+/// }
+///
+/// assert_eq!(telemetry::CATALOG.namespace, "contextd");
+/// assert_eq!(telemetry::instruments::CHECKPOINT_DURATION_SECONDS.unit, "s");
+/// telemetry::meters().embedding_tokens.add(812, &[opentelemetry::KeyValue::new("model", "text-embedding-3-small")]);
 /// ```
-pub fn catalog() -> &'static [InstrumentSpec] {
-    &contextd_metrics_catalog::CATALOG
-}
+pub use contextd_metrics_macros::catalog;
 
-/// The catalog entry with this exact name, if there is one.
-pub fn find(name: &str) -> Option<&'static InstrumentSpec> {
-    contextd_metrics_catalog::find(name)
+/// contextd's catalog (`contextd.yaml`), generated by [`catalog!`] like any service's: the 31
+/// instruments of the contract, its components, objectives and typed `Meters`.
+pub mod contextd {
+    crate::catalog!("../contextd.yaml");
 }
 
 /// # Usage
@@ -156,8 +178,11 @@ pub mod __private {
     use std::future::Future;
 
     use crate::callsite::ErrorType;
-    pub use crate::callsite::{Op, OpSite, Outcome, Status};
-    pub use contextd_metrics_catalog::Component;
+    pub use crate::callsite::{Op, OpSite, Outcome, SiteSpec, Status};
+    pub use crate::global::MetersCell;
+    pub use crate::meters::CatalogInstrument;
+    pub use contextd_metrics_catalog as model;
+    pub use opentelemetry;
     pub use opentelemetry::context::FutureExt;
 
     /// Calls `f`, fixing its return type to `T` so that `?` and `return` in the wrapped body
@@ -173,9 +198,12 @@ pub mod __private {
         future
     }
 
-    /// Feeds a completed skill application to the global success-rate tracker.
-    pub fn record_skill_outcome(skill_id: &str, outcome: &Outcome) {
-        crate::SkillSuccessTracker::global().record(skill_id, outcome.status == Status::Success);
+    /// Feeds a completed call to the success-rate tracker of the site's `success_rate` gauge.
+    pub fn record_success_rate(site: &OpSite, key: &str, outcome: &Outcome) {
+        if let Some(rate) = site.spec().shape.success_rate {
+            crate::SkillSuccessTracker::for_gauge(rate.gauge.name)
+                .record(key, outcome.status == Status::Success);
+        }
     }
 
     /// Wraps a return value for outcome classification by autoref specialisation:

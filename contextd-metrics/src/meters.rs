@@ -1,6 +1,5 @@
-//! `Meters`: the synchronous catalog instruments as typed fields, generated from the table by
-//! `contextd_metrics_macros::__meters!` (field names follow the instrument names:
-//! `contextd_checkpoint_operations_total` → `checkpoint_operations`).
+//! Creating an instrument from its catalog entry: what a catalog's generated `Meters` and the
+//! call sites of `#[instrument_op]` build their handles with.
 
 use contextd_metrics_catalog::InstrumentSpec;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
@@ -9,7 +8,8 @@ use crate::checked::{CheckedCounter, CheckedHistogram};
 
 /// An OpenTelemetry instrument type that a catalog entry is built into; the generator picks the
 /// type from the entry's kind and value type.
-pub(crate) trait CatalogInstrument: Sized {
+pub trait CatalogInstrument: Sized {
+    /// Creates the instrument on `meter` with the entry's name, unit, description (and buckets).
     fn build(meter: &Meter, spec: &'static InstrumentSpec) -> Self;
 }
 
@@ -55,6 +55,3 @@ impl CatalogInstrument for CheckedHistogram {
         CheckedHistogram::new(histogram, spec.name)
     }
 }
-
-// `Meters` itself: one field per synchronous entry of the table, generated from it.
-contextd_metrics_macros::__meters!();

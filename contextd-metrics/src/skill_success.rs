@@ -1,8 +1,9 @@
-//! `contextd_skill_success_rate{skill_id}`: success rate of skill applications over a rolling
-//! window, kept in process with bounded memory.
+//! Success rates per argument value over a rolling window, kept in process with bounded memory:
+//! what an operation with a `success_rate` in its catalog entry feeds (contextd:
+//! `#[instrument_op("skill", "apply", skill_id = …)]` → `contextd_skill_success_rate{skill_id}`).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Slots a window is divided into; the window rolls one slot at a time.
@@ -48,10 +49,24 @@ impl SkillSuccessTracker {
         Self { slot, capacity: capacity.max(1), origin: Instant::now(), inner: Mutex::default() }
     }
 
-    /// The tracker `#[instrument_op("skill", "apply", skill_id = …)]` feeds: one hour, 1000 skills.
+    /// The tracker contextd's `#[instrument_op("skill", "apply", skill_id = …)]` feeds, behind
+    /// `contextd_skill_success_rate`: one hour, 1000 skills.
     pub fn global() -> &'static SkillSuccessTracker {
-        static GLOBAL: OnceLock<SkillSuccessTracker> = OnceLock::new();
-        GLOBAL.get_or_init(|| SkillSuccessTracker::new(Duration::from_secs(3600), 1000))
+        Self::for_gauge(crate::contextd::instruments::SKILL_SUCCESS_RATE.name)
+    }
+
+    /// The tracker behind the success-rate gauge `gauge` (one hour, 1000 values), which the
+    /// operations whose catalog entry names that gauge feed.
+    pub fn for_gauge(gauge: &'static str) -> &'static SkillSuccessTracker {
+        static TRACKERS: Mutex<Vec<(&'static str, &'static SkillSuccessTracker)>> = Mutex::new(Vec::new());
+        let mut trackers = TRACKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, tracker)) = trackers.iter().find(|(name, _)| *name == gauge) {
+            return tracker;
+        }
+        let tracker: &'static SkillSuccessTracker =
+            Box::leak(Box::new(SkillSuccessTracker::new(Duration::from_secs(3600), 1000)));
+        trackers.push((gauge, tracker));
+        tracker
     }
 
     fn current_slot(&self) -> u64 {

@@ -155,7 +155,7 @@ impl Capture {
         let provider = SdkMeterProvider::builder()
             .with_reader(PeriodicReader::builder(exporter.clone()).build())
             .build();
-        let binding = global::bind_thread(&provider.meter(crate::METER_NAME));
+        let binding = global::bind_thread(&provider.meter("testing"));
         Self { provider, exporter, binding: Some(binding), _thread: PhantomData }
     }
 

@@ -23,7 +23,7 @@ pub enum EmbeddingProvider {
 impl EmbeddingProvider {
     /// The label value, from the catalog's `provider` label: `openai` or `tei`.
     pub const fn as_str(self) -> &'static str {
-        contextd_metrics_catalog::labels::PROVIDER.values.listed()[self as usize]
+        crate::contextd::labels::PROVIDER.values.listed()[self as usize]
     }
 }
 

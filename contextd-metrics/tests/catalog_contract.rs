@@ -1,10 +1,11 @@
 //! The catalog table against the contract it implements.
 //!
 //! `tests/contract/catalog.md` is a verbatim copy of the product contract (`shared/catalog.md`).
-//! This test parses its tables and checks every entry of `catalog()` against its row: name, kind,
+//! This test parses its tables and checks every entry of `INSTRUMENTS.as_slice()` against its row: name, kind,
 //! value type, unit, labels and their known values, buckets and description.
 
-use contextd_metrics::{InstrumentKind, InstrumentSpec, LabelValues, ValueType, catalog};
+use contextd_metrics::contextd::INSTRUMENTS;
+use contextd_metrics::{InstrumentKind, InstrumentSpec, LabelValues, ValueType};
 
 const CONTRACT: &str = include_str!("contract/catalog.md");
 
@@ -109,13 +110,13 @@ fn contract_has_31_rows_and_catalog_follows_its_order() {
     let rows = contract_rows();
     assert_eq!(rows.len(), 31, "rows parsed from the contract");
     let contract_names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
-    let catalog_names: Vec<&str> = catalog().iter().map(|s| s.name).collect();
+    let catalog_names: Vec<&str> = INSTRUMENTS.as_slice().iter().map(|s| s.name).collect();
     assert_eq!(catalog_names, contract_names);
 }
 
 #[test]
 fn every_entry_matches_its_contract_row() {
-    for (row, spec) in contract_rows().iter().zip(catalog()) {
+    for (row, spec) in contract_rows().iter().zip(INSTRUMENTS.as_slice()) {
         let spec: &InstrumentSpec = spec;
         assert_eq!(spec.kind, row.kind, "{}: kind", row.name);
         assert_eq!(spec.value_type, value_type(&row.value), "{}: value type", row.name);
@@ -131,7 +132,7 @@ fn every_entry_matches_its_contract_row() {
 fn label_values_named_in_the_contract_are_the_catalog_values() {
     let rows = contract_rows();
     let mut checked = 0;
-    for (row, spec) in rows.iter().zip(catalog()) {
+    for (row, spec) in rows.iter().zip(INSTRUMENTS.as_slice()) {
         for (label, values) in &row.value_sets {
             let spec_label = spec
                 .label(label)
@@ -141,7 +142,11 @@ fn label_values_named_in_the_contract_are_the_catalog_values() {
         }
     }
     // status (success, error, cancelled) is stated once, in the conventions.
-    for spec in catalog().iter().filter(|s| s.component != contextd_metrics::Component::Testing) {
+    for spec in INSTRUMENTS
+        .as_slice()
+        .iter()
+        .filter(|s| s.component != contextd_metrics::contextd::components::TESTING.name)
+    {
         if let Some(status) = spec.label("status") {
             assert_eq!(
                 status.values,
@@ -153,9 +158,9 @@ fn label_values_named_in_the_contract_are_the_catalog_values() {
     }
     // The same value set is stated for one instrument in the contract and shared by its
     // siblings (e.g. `tool_name`): every closed label must agree across the whole catalog.
-    for spec in catalog() {
+    for spec in INSTRUMENTS.as_slice() {
         for label in spec.labels {
-            for other in catalog() {
+            for other in INSTRUMENTS.as_slice() {
                 if let Some(same) = other.label(label.name) {
                     let same_meaning = spec.component == other.component
                         || matches!(label.name, "tool_name" | "type" | "model" | "provider");

@@ -1,7 +1,8 @@
 //! Rules every catalog entry must follow, so that a 32nd entry cannot break a backend, a
 //! dashboard or the macro.
 
-use contextd_metrics::{InstrumentKind, LabelValues, Meters, catalog, find};
+use contextd_metrics::contextd::{CATALOG, INSTRUMENTS, Meters};
+use contextd_metrics::{InstrumentKind, LabelValues};
 use proptest::prelude::*;
 
 /// OpenTelemetry instrument name syntax (API spec): a letter, then up to 254 of `A-Za-z0-9_.-/`.
@@ -39,8 +40,8 @@ fn is_ucum_unit(unit: &str) -> bool {
 
 #[test]
 fn has_31_entries_9_counters_13_histograms_9_gauges() {
-    let count = |kind| catalog().iter().filter(|s| s.kind == kind).count();
-    assert_eq!(catalog().len(), 31);
+    let count = |kind| INSTRUMENTS.as_slice().iter().filter(|s| s.kind == kind).count();
+    assert_eq!(INSTRUMENTS.as_slice().len(), 31);
     assert_eq!(count(InstrumentKind::Counter), 9);
     assert_eq!(count(InstrumentKind::Histogram), 13);
     assert_eq!(count(InstrumentKind::Gauge), 9);
@@ -48,11 +49,11 @@ fn has_31_entries_9_counters_13_histograms_9_gauges() {
 
 #[test]
 fn names_are_unique_and_valid_for_otel_and_prometheus() {
-    let mut names: Vec<&str> = catalog().iter().map(|s| s.name).collect();
+    let mut names: Vec<&str> = INSTRUMENTS.as_slice().iter().map(|s| s.name).collect();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), catalog().len(), "duplicate names");
-    for spec in catalog() {
+    assert_eq!(names.len(), INSTRUMENTS.as_slice().len(), "duplicate names");
+    for spec in INSTRUMENTS.as_slice() {
         assert!(is_otel_instrument_name(spec.name), "{} is not a valid OTel name", spec.name);
         assert!(is_prometheus_metric_name(spec.name), "{} is not a valid Prometheus name", spec.name);
         assert!(spec.name.starts_with("contextd_"), "{} lacks the contextd_ prefix", spec.name);
@@ -61,7 +62,7 @@ fn names_are_unique_and_valid_for_otel_and_prometheus() {
 
 #[test]
 fn counters_end_in_total_and_seconds_histograms_in_seconds() {
-    for spec in catalog() {
+    for spec in INSTRUMENTS.as_slice() {
         if spec.kind == InstrumentKind::Counter {
             assert!(spec.name.ends_with("_total"), "{}", spec.name);
         }
@@ -77,7 +78,7 @@ fn counters_end_in_total_and_seconds_histograms_in_seconds() {
 
 #[test]
 fn histograms_have_strictly_increasing_buckets_and_others_none() {
-    for spec in catalog() {
+    for spec in INSTRUMENTS.as_slice() {
         match (spec.kind, spec.buckets) {
             (InstrumentKind::Histogram, Some(bounds)) => {
                 assert!(!bounds.is_empty(), "{}", spec.name);
@@ -97,7 +98,7 @@ fn histograms_have_strictly_increasing_buckets_and_others_none() {
 
 #[test]
 fn label_names_and_units_are_valid() {
-    for spec in catalog() {
+    for spec in INSTRUMENTS.as_slice() {
         assert!(is_ucum_unit(spec.unit), "{}: unit {}", spec.name, spec.unit);
         let mut names: Vec<&str> = spec.labels.iter().map(|l| l.name).collect();
         for label in spec.labels {
@@ -114,21 +115,22 @@ fn label_names_and_units_are_valid() {
 
 #[test]
 fn meters_cover_every_synchronous_entry_exactly_once() {
-    let synchronous: Vec<&str> = catalog().iter().filter(|s| s.is_synchronous()).map(|s| s.name).collect();
+    let synchronous: Vec<&str> =
+        INSTRUMENTS.as_slice().iter().filter(|s| s.is_synchronous()).map(|s| s.name).collect();
     assert_eq!(Meters::INSTRUMENT_NAMES, synchronous.as_slice());
 }
 
 proptest! {
     #[test]
     fn find_returns_exactly_the_catalog_entries(name in "contextd_[a-z_]{1,40}") {
-        let expected = catalog().iter().find(|s| s.name == name);
-        prop_assert_eq!(find(&name).map(|s| s.name), expected.map(|s| s.name));
+        let expected = INSTRUMENTS.as_slice().iter().find(|s| s.name == name);
+        prop_assert_eq!(CATALOG.find(&name).map(|s| s.name), expected.map(|s| s.name));
     }
 
     #[test]
     fn find_returns_each_entry_by_its_name(index in 0usize..31) {
-        let spec = &catalog()[index];
-        prop_assert!(std::ptr::eq(find(spec.name).unwrap(), spec));
+        let spec = &INSTRUMENTS.as_slice()[index];
+        prop_assert!(std::ptr::eq(CATALOG.find(spec.name).unwrap(), spec));
     }
 
     #[test]
@@ -137,7 +139,7 @@ proptest! {
         position in 0usize..60,
         bad in "[^A-Za-z0-9_:]",
     ) {
-        let name = catalog()[index].name;
+        let name = INSTRUMENTS.as_slice()[index].name;
         let at = position.min(name.len());
         let broken = format!("{}{}{}", &name[..at], bad, &name[at..]);
         prop_assert!(!is_prometheus_metric_name(&broken));
@@ -147,7 +149,8 @@ proptest! {
 
 #[test]
 fn every_objective_is_valid_and_a_latency_threshold_off_the_bounds_is_a_clear_error() {
-    use contextd_metrics_catalog::{Indicator, OBJECTIVES, Objective};
+    use contextd_metrics::contextd::OBJECTIVES;
+    use contextd_metrics_catalog::{Indicator, Objective};
     for objective in &OBJECTIVES {
         objective.validate().unwrap_or_else(|e| panic!("{e}"));
     }
@@ -157,7 +160,7 @@ fn every_objective_is_valid_and_a_latency_threshold_off_the_bounds_is_a_clear_er
     assert_eq!(names.len(), OBJECTIVES.len(), "objective names are unique");
     let two_seconds = Objective {
         indicator: Indicator::Latency {
-            histogram: &contextd_metrics::instruments::EMBEDDING_DURATION_SECONDS,
+            histogram: &contextd_metrics::contextd::instruments::EMBEDDING_DURATION_SECONDS,
             threshold: 2.0,
         },
         ..OBJECTIVES[6]
@@ -171,7 +174,9 @@ fn every_objective_is_valid_and_a_latency_threshold_off_the_bounds_is_a_clear_er
         "{error}"
     );
     let no_status = Objective {
-        indicator: Indicator::Success { counter: &contextd_metrics::instruments::EMBEDDING_OPERATIONS_TOTAL },
+        indicator: Indicator::Success {
+            counter: &contextd_metrics::contextd::instruments::EMBEDDING_OPERATIONS_TOTAL,
+        },
         ..OBJECTIVES[0]
     };
     assert!(no_status.validate().unwrap_err().contains("has no `status` label"));

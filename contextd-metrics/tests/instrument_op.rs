@@ -26,7 +26,7 @@ fn bind() -> Bound {
     let exporter = InMemoryMetricExporter::default();
     let provider =
         SdkMeterProvider::builder().with_reader(PeriodicReader::builder(exporter.clone()).build()).build();
-    contextd_metrics::bind_global_meters(&provider.meter(contextd_metrics::METER_NAME));
+    contextd_metrics::bind_global_meters(&provider.meter(contextd_metrics::contextd::CATALOG.namespace));
     Bound { provider, exporter, _serial: serial }
 }
 
@@ -394,7 +394,10 @@ fn error_messages_on_spans_are_redacted() {
     let spans = InMemorySpanExporter::default();
     let tracer_provider = SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
     let tracer = opentelemetry::trace::TracerProvider::tracer(&tracer_provider, "contextd");
-    contextd_metrics::bind_global(&bound.provider.meter(contextd_metrics::METER_NAME), Some(tracer));
+    contextd_metrics::bind_global(
+        &bound.provider.meter(contextd_metrics::contextd::CATALOG.namespace),
+        Some(tracer),
+    );
     assert!(call_provider("sk-live-0123456789abcdef").is_err());
     let finished = spans.get_finished_spans().unwrap();
     let span = finished.iter().find(|s| s.name == "embedding.generate").expect("the operation's span");

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use contextd_metrics::{InstrumentKind, Meters, catalog};
+use contextd_metrics::InstrumentKind;
+use contextd_metrics::contextd::{INSTRUMENTS, Meters};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData};
@@ -70,7 +71,7 @@ fn every_instrument_arrives_with_its_catalog_name_unit_and_boundaries() {
     let exporter = InMemoryMetricExporter::default();
     let provider =
         SdkMeterProvider::builder().with_reader(PeriodicReader::builder(exporter.clone()).build()).build();
-    let meters = Meters::new(&provider.meter(contextd_metrics::METER_NAME));
+    let meters = Meters::new(&provider.meter(contextd_metrics::contextd::CATALOG.namespace));
 
     record_once_on_every_instrument(&meters);
     provider.force_flush().expect("flush");
@@ -86,7 +87,7 @@ fn every_instrument_arrives_with_its_catalog_name_unit_and_boundaries() {
         }
     }
 
-    let synchronous: Vec<_> = catalog().iter().filter(|s| s.is_synchronous()).collect();
+    let synchronous: Vec<_> = INSTRUMENTS.as_slice().iter().filter(|s| s.is_synchronous()).collect();
     assert_eq!(synchronous.len(), 22);
     assert_eq!(by_name.len(), 22, "exported: {:?}", by_name.keys());
     for spec in synchronous {

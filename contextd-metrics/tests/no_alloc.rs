@@ -4,7 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use contextd_metrics::Meters;
+use contextd_metrics::contextd::Meters;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -60,7 +60,7 @@ fn warm_counter_and_histogram_recording_allocates_nothing() {
     let provider = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
         .build();
-    let meters = Meters::new(&provider.meter(contextd_metrics::METER_NAME));
+    let meters = Meters::new(&provider.meter(contextd_metrics::contextd::CATALOG.namespace));
     const ATTRS: fn() -> [KeyValue; 2] =
         || [KeyValue::new("operation", "create"), KeyValue::new("status", "success")];
     let record = || {
@@ -84,7 +84,7 @@ fn warm_instrumented_calls_allocate_nothing() {
     let provider = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
         .build();
-    contextd_metrics::bind_global_meters(&provider.meter(contextd_metrics::METER_NAME));
+    contextd_metrics::bind_global_meters(&provider.meter(contextd_metrics::contextd::CATALOG.namespace));
     let calls = || {
         let _ = create(false);
         let _ = search("checkpoints");
@@ -109,7 +109,10 @@ fn warm_calls_inside_an_unsampled_trace_allocate_nothing() {
         .build();
     let tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let tracer = opentelemetry::trace::TracerProvider::tracer(&tracer_provider, "contextd");
-    contextd_metrics::bind_global(&provider.meter(contextd_metrics::METER_NAME), Some(tracer));
+    contextd_metrics::bind_global(
+        &provider.meter(contextd_metrics::contextd::CATALOG.namespace),
+        Some(tracer),
+    );
     // A request whose trace is not sampled: the parent-based sampler drops the operation spans.
     let parent = SpanContext::new(
         TraceId::from(1u128),

@@ -18,7 +18,7 @@ fn parallel_captures_each_see_only_their_own_recordings() {
                 let capture = Capture::start();
                 for i in 0..(n * 100) {
                     apply(i % n != 0).unwrap_or_default();
-                    contextd_metrics::meters()
+                    contextd_metrics::contextd::meters()
                         .embedding_tokens
                         .add(n, &[KeyValue::new("model", "text-embedding-3-small")]);
                 }

@@ -25,11 +25,7 @@ impl PushMetricExporter for ConsoleMetricExporter {
             .map(|v| v.to_string())
             .unwrap_or_default();
         let since_epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        let _ = writeln!(
-            text,
-            "# contextd-telemetry metrics of {service} at unix time {}",
-            since_epoch.as_secs()
-        );
+        let _ = writeln!(text, "# metrics of {service} at unix time {}", since_epoch.as_secs());
         crate::exposition::render(metrics, &mut text);
         std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
             opentelemetry_sdk::error::OTelSdkError::InternalFailure(format!("writing to stdout: {e}"))

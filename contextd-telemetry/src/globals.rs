@@ -38,6 +38,7 @@ impl Claim {
     /// operations start their spans on `tracer`, if any.
     pub(crate) fn install(
         self,
+        scope: &'static str,
         meters: &SdkMeterProvider,
         tracers: &SdkTracerProvider,
         tracer: Option<SdkTracer>,
@@ -55,9 +56,19 @@ impl Claim {
             })
             .collect();
         opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(propagators));
-        contextd_metrics::bind_global(&meters.meter(contextd_metrics::METER_NAME), tracer);
+        *SCOPE.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = scope;
+        contextd_metrics::bind_global(&meters.meter(scope), tracer);
         Globals { claim: Some(self) }
     }
+}
+
+/// The instrumentation scope of the running instance: its catalog's namespace.
+static SCOPE: std::sync::Mutex<&'static str> = std::sync::Mutex::new("unbound");
+
+/// The instrumentation scope the spans of this crate's own layers (HTTP, `tracing` bridge) are
+/// created under: the catalog namespace of the running instance.
+pub(crate) fn scope() -> &'static str {
+    *SCOPE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Drop for Claim {

@@ -132,7 +132,7 @@ impl TelemetryGuard {
             // A disabled SDK: spans go nowhere.
             None => SdkTracerProvider::builder().build(),
         };
-        let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, crate::TRACER_NAME);
+        let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, crate::globals::scope());
         tracing_opentelemetry::layer().with_tracer(tracer)
     }
 
@@ -255,7 +255,7 @@ fn run_with_deadline(
     for (signal, report, task) in tasks {
         let done = done.clone();
         let worker = std::thread::Builder::new()
-            .name(format!("contextd-{operation}-{signal}"))
+            .name(format!("telemetry-{operation}-{signal}"))
             .spawn(move || drop(done.send((signal, task()))));
         match worker {
             Ok(worker) => {
@@ -266,7 +266,7 @@ fn run_with_deadline(
         }
     }
     drop(done);
-    let reaper = std::thread::Builder::new().name(format!("contextd-{operation}-reaper")).spawn(move || {
+    let reaper = std::thread::Builder::new().name(format!("telemetry-{operation}-reaper")).spawn(move || {
         for worker in workers {
             let _ = worker.join();
         }

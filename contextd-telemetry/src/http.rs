@@ -71,12 +71,12 @@ impl Default for HttpMetricsLayer {
 impl HttpMetricsLayer {
     /// A layer recording on the global meter provider (build it after `init()`).
     pub fn new() -> Self {
-        let meter = global::meter(contextd_metrics::METER_NAME);
+        let meter = global::meter(contextd_metrics::contextd::CATALOG.namespace);
         let duration = meter
             .f64_histogram(metric::HTTP_SERVER_REQUEST_DURATION)
             .with_unit("s")
             .with_description("Duration of HTTP server requests")
-            .with_boundaries(contextd_metrics::buckets::DURATION_SECONDS.to_vec())
+            .with_boundaries(contextd_metrics::contextd::buckets::DURATION_SECONDS.to_vec())
             .build();
         let active = meter
             .i64_up_down_counter(metric::HTTP_SERVER_ACTIVE_REQUESTS)
@@ -212,7 +212,7 @@ where
             Some(route) => format!("{method} {route}"),
             None => method.to_owned(),
         };
-        let tracer = global::tracer(crate::TRACER_NAME);
+        let tracer = global::tracer(crate::globals::scope());
         let span = tracer
             .span_builder(name)
             .with_kind(SpanKind::Server)

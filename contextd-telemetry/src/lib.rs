@@ -2,7 +2,7 @@
 //!
 //! [`init()`] reads the standard `OTEL_*` environment variables, starts the metric and span
 //! exporters (OTLP over HTTP or gRPC, console, Prometheus pull), sets the global providers,
-//! binds [`contextd_metrics::meters()`] to them and bridges `tracing` spans into the same traces.
+//! binds [`contextd_metrics::contextd::meters()`] to them and bridges `tracing` spans into the same traces.
 //! The returned [`TelemetryGuard`] flushes and shuts everything down within a deadline.
 //!
 //! ```no_run
@@ -12,7 +12,7 @@
 //!     // e.g. OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://127.0.0.1:8428/opentelemetry/v1/metrics
 //!     let telemetry = contextd_telemetry::init()?;
 //!
-//!     contextd_metrics::meters().checkpoint_operations.add(
+//!     contextd_metrics::contextd::meters().checkpoint_operations.add(
 //!         1,
 //!         &[KeyValue::new("operation", "create"), KeyValue::new("status", "success")],
 //!     );
@@ -72,9 +72,6 @@ pub use guard::TelemetryGuard;
 pub use prometheus::PrometheusHandler;
 pub use report::ExportStats;
 
-/// The instrumentation scope of the spans this crate and `#[instrument_op]` create.
-pub const TRACER_NAME: &str = "contextd";
-
 /// Starts telemetry as the environment describes; see [`TelemetryConfig::from_env`].
 ///
 /// # Errors
@@ -86,7 +83,7 @@ pub fn init() -> Result<TelemetryGuard, TelemetryError> {
 
 impl TelemetryConfig {
     /// Starts telemetry with this configuration: exporters, global providers, the global
-    /// [`contextd_metrics::meters()`] and the `tracing` bridge.
+    /// [`contextd_metrics::contextd::meters()`] and the `tracing` bridge.
     ///
     /// Works the same from a plain `fn main` and inside any tokio runtime: the SDK exports on
     /// its own threads and gRPC runs on a private runtime.
@@ -123,17 +120,24 @@ fn start(config: &TelemetryConfig, claim: globals::Claim) -> Result<TelemetryGua
 
     // Wrapped operations start spans on the SDK tracer directly; with no span exporter they start none.
     let tracer = (config.traces_exporter != TracesExporter::None)
-        .then(|| opentelemetry::trace::TracerProvider::tracer(&tracer_provider, TRACER_NAME));
-    let globals = claim.install(&metrics.provider, &tracer_provider, tracer, &config.propagators);
+        .then(|| opentelemetry::trace::TracerProvider::tracer(&tracer_provider, config.catalog.namespace));
+    let globals = claim.install(
+        config.catalog.namespace,
+        &metrics.provider,
+        &tracer_provider,
+        tracer,
+        &config.propagators,
+    );
     register_self_metrics(
-        &metrics.provider.meter(contextd_metrics::METER_NAME),
+        config.catalog,
+        &metrics.provider.meter(config.catalog.namespace),
         &metrics_report,
         &traces_report,
         &span_queue,
     );
     #[cfg(feature = "runtime-metrics")]
     if config.runtime_metrics {
-        let meter = metrics.provider.meter(contextd_metrics::METER_NAME);
+        let meter = metrics.provider.meter(config.catalog.namespace);
         runtime::register_process(&meter);
         if let Some(handle) =
             config.tokio_runtime.clone().or_else(|| tokio::runtime::Handle::try_current().ok())
@@ -158,28 +162,31 @@ fn start(config: &TelemetryConfig, claim: globals::Claim) -> Result<TelemetryGua
     Ok(TelemetryGuard::running(parts, config.shutdown_timeout))
 }
 
-/// The pipeline's self-metrics, as the catalog's self-metrics section declares them: export
-/// attempts and failures by signal, dropped spans, and the values the checked float
-/// instruments refused. (The gauge-source failures are registered by `contextd-gauges`.)
+/// The pipeline's self-metrics under the catalog's namespace: export attempts and failures by
+/// signal, dropped spans, and the values the checked float instruments refused. (The
+/// gauge-source failures are registered by `contextd-gauges`.)
 fn register_self_metrics(
+    catalog: &'static contextd_metrics::Catalog,
     meter: &opentelemetry::metrics::Meter,
     metrics: &Arc<report::ExportReport>,
     traces: &Arc<report::ExportReport>,
     span_queue: &Arc<span_queue::SpanQueue>,
 ) {
-    use contextd_metrics::{labels, self_metrics};
+    use contextd_metrics::SelfMetric;
+    use contextd_metrics::model::self_metrics::labels;
     use opentelemetry::KeyValue;
-    let counter = |spec: &'static contextd_metrics::InstrumentSpec| {
+    let counter = |metric: SelfMetric| {
+        let spec = catalog.self_metric(metric);
         meter.u64_observable_counter(spec.name).with_unit(spec.unit).with_description(spec.description)
     };
     let queue = span_queue.clone();
-    counter(&self_metrics::SPANS_DROPPED_TOTAL)
+    counter(SelfMetric::SpansDropped)
         .with_callback(move |observer| observer.observe(queue.dropped(), &[]))
         .build();
     let reports: Vec<(&'static str, Arc<report::ExportReport>)> =
         [metrics, traces].map(|report| (report.signal(), report.clone())).to_vec();
     let attempts = reports.clone();
-    counter(&self_metrics::EXPORTS_TOTAL)
+    counter(SelfMetric::Exports)
         .with_callback(move |observer| {
             for (signal, report) in &attempts {
                 let stats = report.stats();
@@ -188,7 +195,7 @@ fn register_self_metrics(
             }
         })
         .build();
-    counter(&self_metrics::INVALID_MEASUREMENTS_TOTAL)
+    counter(SelfMetric::InvalidMeasurements)
         .with_callback(|observer| {
             for (instrument, reason, count) in contextd_metrics::refused_measurements() {
                 observer.observe(
@@ -201,7 +208,7 @@ fn register_self_metrics(
             }
         })
         .build();
-    counter(&self_metrics::EXPORT_FAILURES_TOTAL)
+    counter(SelfMetric::ExportFailures)
         .with_callback(move |observer| {
             for (signal, report) in &reports {
                 observer.observe(report.stats().failed, &[KeyValue::new(labels::SIGNAL.name, *signal)]);
@@ -227,7 +234,7 @@ pub fn tracing_layer<S>() -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
-    tracing_opentelemetry::layer().with_tracer(opentelemetry::global::tracer(TRACER_NAME))
+    tracing_opentelemetry::layer().with_tracer(opentelemetry::global::tracer(globals::scope()))
 }
 
 /// Installs `registry + tracing_layer()` as the global `tracing` subscriber unless the process

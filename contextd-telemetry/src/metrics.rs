@@ -36,7 +36,7 @@ pub(crate) fn build(
 ) -> Result<MetricsPipeline, TelemetryError> {
     let builder = SdkMeterProvider::builder()
         .with_resource(crate::resource::metrics_resource(config))
-        .with_view(catalog_unit_view);
+        .with_view(catalog_unit_view(config.catalog));
     let interval = config.metric_export_interval;
     let (provider, prometheus) = match config.metrics_exporter {
         MetricsExporter::Otlp | MetricsExporter::Console => {
@@ -118,15 +118,19 @@ impl PushMetricExporter for MetricExporterKind {
 
 /// Sends catalog units in the form that keeps catalog names exact on every Prometheus-style
 /// backend (see [`crate::naming::catalog_wire_unit`]); every other instrument is untouched.
-fn catalog_unit_view(instrument: &Instrument) -> Option<Stream> {
-    let spec = contextd_metrics::find(instrument.name())?;
-    let kind = match instrument.kind() {
-        InstrumentKind::Counter | InstrumentKind::ObservableCounter => SeriesKind::Counter,
-        InstrumentKind::Histogram => SeriesKind::Histogram,
-        _ => SeriesKind::Gauge,
-    };
-    let unit = catalog_wire_unit(spec.name, instrument.unit(), kind)?;
-    Stream::builder().with_unit(unit).build().ok()
+fn catalog_unit_view(
+    catalog: &'static contextd_metrics::Catalog,
+) -> impl Fn(&Instrument) -> Option<Stream> + Send + Sync + 'static {
+    move |instrument| {
+        let spec = catalog.find_any(instrument.name())?;
+        let kind = match instrument.kind() {
+            InstrumentKind::Counter | InstrumentKind::ObservableCounter => SeriesKind::Counter,
+            InstrumentKind::Histogram => SeriesKind::Histogram,
+            _ => SeriesKind::Gauge,
+        };
+        let unit = catalog_wire_unit(spec.name, instrument.unit(), kind)?;
+        Stream::builder().with_unit(unit).build().ok()
+    }
 }
 
 fn otlp_exporter(

@@ -199,7 +199,7 @@ pub fn serve(config: ProfilingConfig) -> Result<ProfilingServer, ProfilingError>
         exchange: Duration::from_secs(config.max_seconds + 30),
     };
     let server =
-        HttpServer::start(listener, "contextd-profiling", Arc::new(ProfilingHandler::new(config)), limits)
+        HttpServer::start(listener, "telemetry-profiling", Arc::new(ProfilingHandler::new(config)), limits)
             .map_err(|source| ProfilingError::Bind { address, source })?;
     Ok(ProfilingServer { server })
 }

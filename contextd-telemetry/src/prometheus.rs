@@ -147,7 +147,7 @@ impl PrometheusEndpoint {
         let address = format!("{host}:{port}");
         let bind_error = |source| TelemetryError::PrometheusBind { address: address.clone(), source };
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
-        let server = HttpServer::start(listener, "contextd-prometheus", Arc::new(handler.clone()), LIMITS)
+        let server = HttpServer::start(listener, "telemetry-prometheus", Arc::new(handler.clone()), LIMITS)
             .map_err(|source| TelemetryError::Runtime { what: "the Prometheus endpoint", source })?;
         Ok((reader, Self { handler, server: Some(server) }))
     }

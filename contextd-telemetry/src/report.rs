@@ -25,7 +25,7 @@ pub(crate) enum Signal {
 
 impl Signal {
     pub(crate) const fn as_str(self) -> &'static str {
-        contextd_metrics::labels::SIGNAL.values.listed()[self as usize]
+        contextd_metrics::model::self_metrics::labels::SIGNAL.values.listed()[self as usize]
     }
 }
 

@@ -177,7 +177,7 @@ impl Transport {
             }
         }
         std::thread::Builder::new()
-            .name("contextd-otlp-client".into())
+            .name("telemetry-otlp-client".into())
             .spawn(move || builder.build())
             .map_err(|source| TelemetryError::Runtime { what: "the HTTP client thread", source })?
             .join()
@@ -197,7 +197,7 @@ impl Transport {
         if self.runtime.get().is_none() {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
-                .thread_name("contextd-otlp-grpc")
+                .thread_name("telemetry-otlp-grpc")
                 .enable_all()
                 .build()
                 .map_err(|source| TelemetryError::Runtime { what: "the gRPC runtime", source })?;

@@ -34,7 +34,7 @@ fn run_against(metrics_url: String, traces_url: String, cause: &str) {
     let started = Instant::now();
     let mut calls = 0u64;
     while started.elapsed() < Duration::from_millis(1500) {
-        contextd_metrics::meters().checkpoint_operations.add(1, &attrs);
+        contextd_metrics::contextd::meters().checkpoint_operations.add(1, &attrs);
         if calls.is_multiple_of(1000) {
             tracer.in_span("checkpoint.create", |_| {});
         }
@@ -134,7 +134,7 @@ fn shutdown_deadline_holds_when_export_hangs() {
         .with_tracing_subscriber(false)
         .init()
         .unwrap();
-    contextd_metrics::meters()
+    contextd_metrics::contextd::meters()
         .skill_operations
         .add(1, &[KeyValue::new("operation", "apply"), KeyValue::new("status", "success")]);
     let started = Instant::now();
@@ -178,7 +178,7 @@ fn a_backend_killed_and_restarted_loses_nothing_and_never_blocks_recording() {
         let (started, mut increments, mut recording) = (Instant::now(), 0u64, Duration::ZERO);
         while started.elapsed() < duration {
             let t = Instant::now();
-            contextd_metrics::meters().checkpoint_operations.add(1, &attrs);
+            contextd_metrics::contextd::meters().checkpoint_operations.add(1, &attrs);
             recording += t.elapsed();
             increments += 1;
             std::thread::sleep(Duration::from_micros(10));
@@ -232,8 +232,8 @@ fn two_threads_at_full_speed_for_30_s_keep_memory_flat_and_lose_nothing() {
                     let attrs = [KeyValue::new("operation", operation), KeyValue::new("status", "success")];
                     let mut n = 0u64;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        contextd_metrics::meters().checkpoint_operations.add(1, &attrs);
-                        contextd_metrics::meters().checkpoint_duration.record(0.001, &attrs[..1]);
+                        contextd_metrics::contextd::meters().checkpoint_operations.add(1, &attrs);
+                        contextd_metrics::contextd::meters().checkpoint_duration.record(0.001, &attrs[..1]);
                         n += 1;
                     }
                     n

@@ -198,7 +198,7 @@ fn fifty_clients_disconnecting_mid_request_leave_no_active_request_behind() {
 fn scrapes_carry_target_info_and_scope_labels_and_are_counted_as_exports() {
     let _serial = serial();
     let telemetry = prometheus();
-    contextd_metrics::meters().skill_operations.add(
+    contextd_metrics::contextd::meters().skill_operations.add(
         1,
         &[
             opentelemetry::KeyValue::new("operation", "apply"),

@@ -32,7 +32,7 @@ fn get(address: SocketAddr, path: &str) -> (String, String) {
 
 fn record_create(count: u64) {
     let attrs = [KeyValue::new("operation", "create"), KeyValue::new("status", "success")];
-    contextd_metrics::meters().checkpoint_operations.add(count, &attrs);
+    contextd_metrics::contextd::meters().checkpoint_operations.add(count, &attrs);
 }
 
 #[test]
@@ -207,7 +207,7 @@ fn an_unbounded_label_stays_within_the_cardinality_limit_and_is_named_once() {
             KeyValue::new("database", format!("project_{i}")),
             KeyValue::new("collection", "checkpoints"),
         ];
-        contextd_metrics::meters().database_operations.add(1, &attrs);
+        contextd_metrics::contextd::meters().database_operations.add(1, &attrs);
     }
     let growth = common::rss_bytes() as f64 - rss_before;
     let (_, body) = get(address, "/metrics");
@@ -240,7 +240,7 @@ fn an_unbounded_label_stays_within_the_cardinality_limit_and_is_named_once() {
 fn nan_infinite_and_negative_values_are_refused_and_counted() {
     let _serial = serial();
     let telemetry = prometheus_config().init().unwrap();
-    let meters = contextd_metrics::meters();
+    let meters = contextd_metrics::contextd::meters();
     let op = [KeyValue::new("operation", "create")];
     meters.checkpoint_duration.record(0.25, &op);
     for bad in [f64::NAN, f64::INFINITY, -1.0] {
@@ -275,7 +275,7 @@ fn empty_and_awkward_label_values_are_kept_and_escaped() {
     let telemetry = prometheus_config().init().unwrap();
     let awkward = "quote\" newline\n backslash\\ tab\t é";
     for model in ["", awkward] {
-        contextd_metrics::meters().embedding_tokens.add(3, &[KeyValue::new("model", model)]);
+        contextd_metrics::contextd::meters().embedding_tokens.add(3, &[KeyValue::new("model", model)]);
     }
     let (_, body) = get(telemetry.prometheus_address().unwrap(), "/metrics");
     assert!(

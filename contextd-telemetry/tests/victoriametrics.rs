@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::{VictoriaMetrics, eventually, serial};
-use contextd_metrics::{InstrumentKind, InstrumentSpec, LabelValues, Meters, ValueType, catalog};
+use contextd_metrics::contextd::{INSTRUMENTS, Meters};
+use contextd_metrics::{InstrumentKind, InstrumentSpec, LabelValues, ValueType};
 use contextd_telemetry::{TelemetryConfig, TracesExporter};
 use opentelemetry::KeyValue;
 
@@ -62,9 +63,9 @@ fn record(m: &Meters, name: &str, attrs: &[KeyValue]) {
 
 /// Registers the catalog's observable gauges on the global meter with fixed values.
 fn register_gauges() -> Vec<Box<dyn std::any::Any>> {
-    let meter = opentelemetry::global::meter(contextd_metrics::METER_NAME);
+    let meter = opentelemetry::global::meter(contextd_metrics::contextd::CATALOG.namespace);
     let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
-    for spec in catalog().iter().filter(|s| s.kind == InstrumentKind::Gauge) {
+    for spec in INSTRUMENTS.as_slice().iter().filter(|s| s.kind == InstrumentKind::Gauge) {
         let attrs = attributes(spec);
         match spec.value_type {
             ValueType::F64 => keep.push(Box::new(
@@ -109,8 +110,8 @@ fn every_catalog_instrument_arrives_in_victoriametrics_under_its_exact_name() {
         .init()
         .unwrap();
 
-    let meters = contextd_metrics::meters();
-    for spec in catalog().iter().filter(|s| s.is_synchronous()) {
+    let meters = contextd_metrics::contextd::meters();
+    for spec in INSTRUMENTS.as_slice().iter().filter(|s| s.is_synchronous()) {
         record(meters, spec.name, &attributes(spec));
     }
     let _gauges = register_gauges();
@@ -119,7 +120,7 @@ fn every_catalog_instrument_arrives_in_victoriametrics_under_its_exact_name() {
 
     // Exactly the expected series names: the catalog names, histograms with their three series.
     let mut expected = BTreeSet::new();
-    for spec in catalog() {
+    for spec in INSTRUMENTS.as_slice() {
         match spec.kind {
             InstrumentKind::Histogram => {
                 for suffix in ["_bucket", "_sum", "_count"] {
@@ -148,7 +149,7 @@ fn every_catalog_instrument_arrives_in_victoriametrics_under_its_exact_name() {
         assert!(all.iter().any(|n| n == self_metric), "{self_metric} missing: {all:?}");
     }
 
-    for spec in catalog() {
+    for spec in INSTRUMENTS.as_slice() {
         let series_name = match spec.kind {
             InstrumentKind::Histogram => format!("{}_count", spec.name),
             _ => spec.name.to_owned(),

@@ -4,16 +4,18 @@
 //! checks of the compose, collector and Grafana files (no Docker engine on these machines).
 
 use std::collections::BTreeSet;
-use std::io::{BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use contextd_catalog_tool as render;
-use contextd_metrics::{InstrumentKind, catalog};
-use contextd_testkit::{Tool, VictoriaMetrics, eventually, example_binary, read_http_request};
+use contextd_metrics::InstrumentKind;
+use contextd_metrics::contextd::INSTRUMENTS;
+use contextd_testkit::{OtlpRecorder, Tool, VictoriaMetrics, all_selected, eventually, example_binary};
 use yaml_rust2::{Yaml, YamlLoader};
+
+/// contextd's catalog file, as the tool is given it from the repository root.
+const CONTEXTD_CATALOG_FILE: &str = "contextd-metrics/contextd.yaml";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -98,7 +100,7 @@ fn dashboards_type_check_against_grafanas_published_schema() {
              "module": "esnext", "target": "es2020"}, "include": ["*.ts"]}"#,
     )
     .unwrap();
-    let dashboards = render::grafana(catalog(), &contextd_metrics_catalog::OBJECTIVES);
+    let dashboards = render::grafana(&contextd_metrics::contextd::CATALOG);
     for (index, dashboard) in dashboards.iter().enumerate() {
         let source = format!(
             "import type {{ Dashboard }} from '@grafana/schema';\n\
@@ -119,51 +121,44 @@ fn dashboards_type_check_against_grafanas_published_schema() {
 
 #[test]
 fn committed_slo_rules_are_the_fresh_generation_and_every_alert_has_a_runbook_section() {
-    let fresh = contextd_catalog_tool::slo_rules(&contextd_metrics_catalog::OBJECTIVES).unwrap();
+    let fresh = contextd_catalog_tool::slo_rules(&contextd_metrics::contextd::CATALOG, CONTEXTD_CATALOG_FILE)
+        .unwrap();
     let committed = std::fs::read_to_string(monitoring("alerts/slo.yml")).unwrap_or_default();
     assert!(
         committed == fresh,
         "monitoring/alerts/slo.yml is out of date; regenerate with\n  \
-         cargo run -p contextd-catalog-tool -- slo-rules > monitoring/alerts/slo.yml"
+         cargo run -p contextd-catalog-tool -- --catalog contextd-metrics/contextd.yaml slo-rules > monitoring/alerts/slo.yml"
     );
 }
 
 #[test]
 fn committed_dashboards_are_the_fresh_generation_and_cover_all_31_instruments() {
     let mut queried = BTreeSet::new();
-    for dashboard in render::grafana(catalog(), &contextd_metrics_catalog::OBJECTIVES) {
+    for dashboard in render::grafana(&contextd_metrics::contextd::CATALOG) {
         let path = monitoring("grafana/dashboards").join(dashboard.file_name);
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == format!("{:#}\n", dashboard.json),
-            "{} is out of date; regenerate with\n  cargo run -p contextd-catalog-tool -- grafana monitoring/grafana/dashboards",
+            "{} is out of date; regenerate with\n  cargo run -p contextd-catalog-tool -- --catalog contextd-metrics/contextd.yaml grafana monitoring/grafana/dashboards",
             path.display()
         );
         assert_eq!(dashboard.json["refresh"], "30s");
         for (_, query) in render::panel_queries(&dashboard.json) {
-            for spec in catalog() {
+            for spec in INSTRUMENTS.as_slice() {
                 if query.contains(spec.name) {
                     queried.insert(spec.name);
                 }
             }
         }
     }
-    let missing: Vec<&str> = catalog().iter().map(|s| s.name).filter(|n| !queried.contains(n)).collect();
+    let missing: Vec<&str> =
+        INSTRUMENTS.as_slice().iter().map(|s| s.name).filter(|n| !queried.contains(n)).collect();
     assert!(missing.is_empty(), "instruments on no panel: {missing:?}");
-}
-
-/// Substitutes the dashboard variables the way Grafana does with "All" selected.
-fn concrete(query: &str) -> String {
-    query
-        .replace("$environment", ".*")
-        .replace("$instance", ".*")
-        .replace("$operation", ".*")
-        .replace("$__rate_interval", "1m")
 }
 
 /// The sum of a query's values, with `$instance` set to `instance`, at `time`.
 fn value_at(vm: &VictoriaMetrics, query: &str, instance: &str, time: u64) -> f64 {
-    let query = concrete(&query.replace("$instance", instance));
+    let query = all_selected(&query.replace("$instance", instance));
     vm.try_query_at(&query, Some(time))
         .unwrap_or_else(|e| panic!("{e}: {query}"))
         .iter()
@@ -173,7 +168,7 @@ fn value_at(vm: &VictoriaMetrics, query: &str, instance: &str, time: u64) -> f64
 
 /// The query of the panel titled `title` on the dashboard titled `dashboard`.
 fn panel_query(dashboard: &str, title: &str) -> String {
-    let dashboards = render::grafana(catalog(), &contextd_metrics_catalog::OBJECTIVES);
+    let dashboards = render::grafana(&contextd_metrics::contextd::CATALOG);
     let dashboard = dashboards.iter().find(|d| d.title == dashboard).expect("the dashboard");
     render::panel_queries(&dashboard.json)
         .into_iter()
@@ -198,7 +193,7 @@ fn every_dashboard_query_has_data_and_combines_two_instances_by_meaning() {
         (up.first().is_some_and(|r| r["value"][1] == "2")).then_some(())
     });
     // The SLO dashboard reads what the recording rules write: let vmalert evaluate them.
-    let period = contextd_catalog_tool::slo::period(&contextd_metrics_catalog::OBJECTIVES[0]);
+    let period = contextd_catalog_tool::slo::period(&contextd_metrics::contextd::OBJECTIVES[0]);
     let mut recorded: Vec<String> = contextd_catalog_tool::slo::WINDOWS
         .iter()
         .chain([&period.as_str()])
@@ -206,13 +201,13 @@ fn every_dashboard_query_has_data_and_combines_two_instances_by_meaning() {
         .collect();
     recorded.push(contextd_catalog_tool::slo::OBJECTIVE_SERIES.to_owned());
     // Every objective's series of every window, all written before vmalert stops.
-    let objectives = contextd_metrics_catalog::OBJECTIVES.len();
+    let objectives = contextd_metrics::contextd::OBJECTIVES.len();
     let names: Vec<&str> = recorded.iter().map(String::as_str).collect();
     vm.evaluate_rules(&[monitoring("alerts/slo.yml")], &names, objectives);
     let mut failures = Vec::new();
-    for dashboard in render::grafana(catalog(), &contextd_metrics_catalog::OBJECTIVES) {
+    for dashboard in render::grafana(&contextd_metrics::contextd::CATALOG) {
         for (panel, query) in render::panel_queries(&dashboard.json) {
-            match vm.try_query(&concrete(&query)) {
+            match vm.try_query(&all_selected(&query)) {
                 Ok(result) if result.is_empty() => {
                     failures.push(format!("{} / {panel}: no data for {query}", dashboard.title))
                 }
@@ -253,35 +248,12 @@ fn every_dashboard_query_has_data_and_combines_two_instances_by_meaning() {
     );
 }
 
-/// Forwards OTLP/HTTP metric requests unchanged to `target`, as the collector's
-/// `otlphttp/victoriametrics` exporter does (batching aside).
-fn otlp_relay(target: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let client = reqwest::blocking::Client::new();
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut writer = stream;
-            while let Some((_, body)) = read_http_request(&mut reader) {
-                let status = client
-                    .post(&target)
-                    .header("content-type", "application/x-protobuf")
-                    .body(body)
-                    .send()
-                    .map_or(502, |r| r.status().as_u16());
-                write!(writer, "HTTP/1.1 {status} OK\r\nContent-Length: 0\r\n\r\n").unwrap();
-            }
-        }
-    });
-    format!("http://{address}/v1/metrics")
-}
-
 #[test]
 fn direct_and_collector_paths_give_the_same_series() {
     let vm = VictoriaMetrics::start();
     run_demo(&vm.otlp_metrics_endpoint(), "direct");
-    run_demo(&otlp_relay(vm.otlp_metrics_endpoint()), "relayed");
+    let relay = OtlpRecorder::start(Some(vm.otlp_metrics_endpoint()));
+    run_demo(&relay.url("/v1/metrics"), "relayed");
     let names = |instance: &str| -> BTreeSet<String> {
         vm.query(&format!("count by (__name__) ({{service_instance_id=\"{instance}\"}})"))
             .iter()
@@ -296,7 +268,7 @@ fn direct_and_collector_paths_give_the_same_series() {
         Some(names("relayed")).filter(|n| n.len() >= direct.len())
     });
     assert_eq!(direct, relayed);
-    for spec in catalog().iter().filter(|s| s.kind != InstrumentKind::Histogram) {
+    for spec in INSTRUMENTS.as_slice().iter().filter(|s| s.kind != InstrumentKind::Histogram) {
         assert!(direct.contains(spec.name), "{} missing", spec.name);
     }
 }

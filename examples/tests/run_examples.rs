@@ -4,7 +4,8 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use contextd_metrics::{InstrumentKind, catalog};
+use contextd_metrics::InstrumentKind;
+use contextd_metrics::contextd::INSTRUMENTS;
 use contextd_testkit::{VictoriaMetrics, eventually, example_binary};
 
 /// An example binary, freshly built.
@@ -81,7 +82,8 @@ fn demo_fills_every_catalog_series_in_victoriametrics() {
         .env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", vm.otlp_metrics_endpoint())
         .env("OTEL_TRACES_EXPORTER", "none")
         .env("OTEL_METRIC_EXPORT_INTERVAL", "1000"));
-    let mut expected: Vec<String> = catalog()
+    let mut expected: Vec<String> = INSTRUMENTS
+        .as_slice()
         .iter()
         .map(|s| {
             if s.kind == InstrumentKind::Histogram { format!("{}_count", s.name) } else { s.name.to_owned() }

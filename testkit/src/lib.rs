@@ -212,6 +212,8 @@ impl VictoriaMetrics {
             .arg(format!("-remoteWrite.url={}", self.url("")))
             .arg("-remoteWrite.flushInterval=500ms")
             .arg("-evaluationInterval=2s")
+            // Equal to VictoriaMetrics' `-search.latencyOffset=0s`, as vmalert's docs advise.
+            .arg("-rule.evalDelay=0s")
             .arg("-notifier.blackhole")
             .arg(format!("-httpListenAddr=127.0.0.1:{}", free_port()))
             .stdout(Stdio::null())
@@ -233,8 +235,11 @@ impl VictoriaMetrics {
             }
             if started.elapsed() > Duration::from_secs(30) {
                 let _ = child.kill();
+                let counts: Vec<String> =
+                    recorded.iter().map(|name| format!("{name}: {}", stored(name))).collect();
                 panic!(
-                    "vmalert recorded none of {recorded:?} in 30 s:\n{}",
+                    "vmalert did not record {series_each} series of each name in 30 s ({}):\n{}",
+                    counts.join(", "),
                     std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }
@@ -277,26 +282,104 @@ fn url_encode(text: &str) -> String {
 /// # Panics
 /// When the build fails, with cargo's output.
 pub fn example_binary(name: &str) -> PathBuf {
+    built("contextd-examples", "--example", name).join("examples").join(name)
+}
+
+/// The path of the binary `name` of `package`, built first as [`example_binary`] does.
+///
+/// # Panics
+/// When the build fails, with cargo's output.
+pub fn package_binary(package: &str, name: &str) -> PathBuf {
+    built(package, "--bin", name).join(name)
+}
+
+/// Builds a target of `package` once per test process; returns the profile directory.
+fn built(package: &str, kind: &str, name: &str) -> PathBuf {
     static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     // target/<profile>/deps/<test binary> → target/<profile>
     let profile_dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
-    if !built.iter().any(|b| b == name) {
+    let key = format!("{package} {kind} {name}");
+    if !built.contains(&key) {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let target_dir = profile_dir.parent().unwrap();
         let output = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "contextd-examples", "--example", name, "--target-dir"])
+            .args(["build", "--quiet", "-p", package, kind, name, "--target-dir"])
             .arg(target_dir)
             .output()
             .expect("run cargo");
         assert!(
             output.status.success(),
-            "building example {name} failed:\n{}",
+            "building {package} {name} failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        built.push(name.to_owned());
+        built.push(key);
     }
-    profile_dir.join("examples").join(name)
+    profile_dir
+}
+
+/// A dashboard query as Grafana runs it with "All" selected in every variable.
+pub fn all_selected(query: &str) -> String {
+    query
+        .replace("$environment", ".*")
+        .replace("$instance", ".*")
+        .replace("$operation", ".*")
+        .replace("$__rate_interval", "1m")
+}
+
+/// Requests an [`OtlpRecorder`] received: request line and body.
+type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// An OTLP/HTTP endpoint on a loopback port that keeps every request body and, if given a
+/// target, forwards it there unchanged (as the collector's OTLP pipeline does) and answers
+/// with the target's status; without one it answers 200.
+pub struct OtlpRecorder {
+    address: std::net::SocketAddr,
+    bodies: Requests,
+}
+
+impl OtlpRecorder {
+    /// Starts one; `target` is the URL requests are forwarded to.
+    pub fn start(target: Option<String>) -> Self {
+        use std::io::Write as _;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let bodies: Requests = Requests::default();
+        let kept = bodies.clone();
+        std::thread::spawn(move || {
+            let client = http();
+            for stream in listener.incoming().flatten() {
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                while let Some((request_line, body)) = read_http_request(&mut reader) {
+                    let status = match &target {
+                        Some(target) => client
+                            .post(target)
+                            .header("content-type", "application/x-protobuf")
+                            .body(body.clone())
+                            .send()
+                            .map_or(502, |r| r.status().as_u16()),
+                        None => 200,
+                    };
+                    kept.lock().unwrap_or_else(|p| p.into_inner()).push((request_line, body));
+                    if write!(writer, "HTTP/1.1 {status} OK\r\nContent-Length: 0\r\n\r\n").is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Self { address, bodies }
+    }
+
+    /// The URL of `path` on this endpoint, e.g. `/v1/metrics`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Every request so far: its request line and body.
+    pub fn requests(&self) -> Vec<(String, Vec<u8>)> {
+        self.bodies.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// Reads one HTTP/1.1 request (request line, headers, `Content-Length` body) from a test

@@ -17,7 +17,7 @@ pub struct TestTypeRules {
 }
 
 /// The `type` label values, in catalog order: unit, integration, e2e.
-const TYPES: &[&str] = contextd_metrics::labels::TEST_TYPE.values.listed();
+const TYPES: &[&str] = contextd_metrics::contextd::labels::TEST_TYPE.values.listed();
 const UNIT: usize = 0;
 const INTEGRATION: usize = 1;
 const E2E: usize = 2;

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use contextd_metrics::labels;
+use contextd_metrics::contextd::labels;
 
 use super::{ReportError, read};
 

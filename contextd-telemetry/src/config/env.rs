@@ -344,6 +344,7 @@ impl TelemetryConfig {
             ));
         }
         let config = Self {
+            catalog: &contextd_metrics::contextd::CATALOG,
             disabled,
             service_version: attribute("service.version"),
             environment: env.get(OTEL_ENVIRONMENT),

@@ -159,6 +159,7 @@ impl fmt::Debug for OtlpSignalConfig {
 /// ```
 #[derive(Debug, Clone)]
 pub struct TelemetryConfig {
+    pub(crate) catalog: &'static contextd_metrics::Catalog,
     pub(crate) disabled: bool,
     pub(crate) service_name: String,
     pub(crate) service_version: Option<String>,
@@ -186,6 +187,29 @@ pub struct TelemetryConfig {
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl TelemetryConfig {
+    /// Sets the service's catalog (the `CATALOG` that `contextd_metrics::catalog!` generated):
+    /// its namespace names the instrumentation scope of metrics and spans and prefixes the
+    /// pipeline's self-metrics (`<namespace>_telemetry_exports_total` …), and its units are sent
+    /// so that backends keep its names. The default is contextd's catalog.
+    ///
+    /// ```
+    /// mod telemetry {
+    ///     // Relative to this source file, as with `include_str!`.
+    ///     contextd_metrics::catalog!("../../../contextd-metrics/contextd.yaml");
+    /// }
+    /// let config = contextd_telemetry::TelemetryConfig::from_env()?.with_catalog(&telemetry::CATALOG);
+    /// # Ok::<(), contextd_telemetry::TelemetryError>(())
+    /// ```
+    pub fn with_catalog(mut self, catalog: &'static contextd_metrics::Catalog) -> Self {
+        self.catalog = catalog;
+        self
+    }
+
+    /// The catalog telemetry runs with.
+    pub fn catalog(&self) -> &'static contextd_metrics::Catalog {
+        self.catalog
+    }
+
     /// Sets `service.name` (overrides `OTEL_SERVICE_NAME`).
     pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = name.into();

@@ -1,0 +1,3 @@
+contextd_metrics::catalog!("catalogs/closed_label_without_values.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+contextd_metrics::catalog!("catalogs/duplicate_name.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+contextd_metrics::catalog!("catalogs/mangled_unit.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+contextd_metrics::catalog!("catalogs/operation_label_missing.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+contextd_metrics::catalog!("catalogs/unknown_field.yaml");
+
+fn main() {}
