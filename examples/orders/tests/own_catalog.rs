@@ -171,3 +171,15 @@ fn the_tool_renders_the_same_catalog_from_the_file() {
     .unwrap();
     assert_eq!(*read, CATALOG, "the file read at run time is the catalog generated at compile time");
 }
+
+#[test]
+fn the_guides_catalog_is_a_valid_catalog() {
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/own-catalog.md")).unwrap();
+    let start = guide.find("```yaml\n").expect("a yaml block in docs/own-catalog.md") + "```yaml\n".len();
+    let yaml = &guide[start..start + guide[start..].find("```").unwrap()];
+    let catalog = contextd_metrics_catalog::source::read_str("docs/own-catalog.md", yaml)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(catalog.namespace, "orders");
+    assert_eq!(catalog.components[0].alerts.error_ratio, 0.02);
+}
