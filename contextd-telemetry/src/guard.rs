@@ -216,6 +216,8 @@ impl TelemetryGuard {
             ],
             // Dropped once both are done, on a helper thread: HTTP clients and runtimes must not
             // be dropped on the caller's async runtime threads, nor while an export uses them.
+            // (Without the gRPC runtime the transport holds only a client, not `Drop` itself.)
+            #[allow(clippy::drop_non_drop, reason = "owns a runtime with the `grpc` feature")]
             Box::new(move || drop(transport)),
         );
         drop(claim);
