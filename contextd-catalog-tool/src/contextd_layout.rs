@@ -45,7 +45,6 @@ fn watched(key: &str) -> Watched {
 /// The panels of one catalog instrument, chosen by what it measures.
 fn instrument_panels(spec: &InstrumentSpec) -> Vec<Panel> {
     let unit = grafana_unit(spec);
-    let ops = operation_filter(spec, OPERATION);
     let by = by(spec);
     let legend = legend(spec);
     match spec.kind {
@@ -71,53 +70,27 @@ fn instrument_panels(spec: &InstrumentSpec) -> Vec<Panel> {
             ]
         }
         InstrumentKind::Counter | InstrumentKind::ObservedCounter => {
-            let rate = format!("sum{by} (rate({}[$__rate_interval]))", selector(spec.name, &ops));
-            let mut rate_panel = Panel::new(
-                Kind::TimeSeries,
-                format!("{} per second", spec.description),
-                describe(spec, "rate"),
-                "ops",
-            )
-            .query(rate, legend.clone());
+            let mut rate = rate_panel(spec, OPERATION);
             if *spec == instruments::DATABASE_ERRORS_TOTAL {
-                rate_panel = alerting(rate_panel, watched("database errors"));
+                rate = alerting(rate, watched("database errors"));
             }
-            let mut panels = vec![rate_panel];
+            let mut panels = vec![rate];
             if spec.label(labels::STATUS.name).is_some() {
-                let errors =
-                    ratio(&by, &selector(spec.name, &join(&ops, &failed())), &selector(spec.name, &ops));
-                let watched = if spec.component == components::MCP.name {
-                    watched("mcp error ratio")
+                let key = if spec.component == components::MCP.name {
+                    "mcp error ratio"
                 } else {
-                    watched("operation error ratio")
+                    "operation error ratio"
                 };
-                panels.push(alerting(
-                    Panel::new(
-                        Kind::TimeSeries,
-                        format!("{} — error ratio", spec.description),
-                        describe(spec, "share of calls that failed"),
-                        "percentunit",
-                    )
-                    .query(errors, legend),
-                    watched,
-                ));
+                panels.push(error_ratio_panel(spec, OPERATION, watched(key)));
             }
             panels
         }
         InstrumentKind::Histogram if spec.unit == "s" => {
-            let bucket = selector(&format!("{}_bucket", spec.name), &ops);
-            let heatmap = Panel::new(
-                Kind::Heatmap,
-                format!("{} — distribution", spec.description),
-                describe(spec, "calls per duration bucket over time"),
-                unit,
-            )
-            .query(format!("sum by (le) (increase({bucket}[$__rate_interval]))"), "{{le}}");
             let mut lines = quantiles(spec, spec.description.to_owned(), OPERATION);
             if *spec == instruments::EMBEDDING_DURATION_SECONDS {
                 lines = alerting(lines, watched("embedding p95"));
             }
-            vec![heatmap, lines]
+            vec![heatmap(spec, OPERATION), lines]
         }
         InstrumentKind::Histogram => vec![quantiles(spec, spec.description.to_owned(), OPERATION)],
         InstrumentKind::Gauge => vec![gauge_panel(spec)],

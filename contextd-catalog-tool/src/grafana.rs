@@ -117,6 +117,42 @@ pub(crate) fn alerting(panel: Panel, watched: Watched) -> Panel {
     panel.threshold(watched.threshold, "red").link(title, url)
 }
 
+/// A counter's calls per second, by its first label.
+pub(crate) fn rate_panel(spec: &InstrumentSpec, operation_key: &str) -> Panel {
+    let ops = operation_filter(spec, operation_key);
+    let rate = format!("sum{} (rate({}[$__rate_interval]))", by(spec), selector(spec.name, &ops));
+    Panel::new(Kind::TimeSeries, format!("{} per second", spec.description), describe(spec, "rate"), "ops")
+        .query(rate, legend(spec))
+}
+
+/// The share of a status counter's calls that failed, drawing the alert that watches it.
+pub(crate) fn error_ratio_panel(spec: &InstrumentSpec, operation_key: &str, watched: Watched) -> Panel {
+    let ops = operation_filter(spec, operation_key);
+    let errors = ratio(&by(spec), &selector(spec.name, &join(&ops, &failed())), &selector(spec.name, &ops));
+    alerting(
+        Panel::new(
+            Kind::TimeSeries,
+            format!("{} — error ratio", spec.description),
+            describe(spec, "share of calls that failed"),
+            "percentunit",
+        )
+        .query(errors, legend(spec)),
+        watched,
+    )
+}
+
+/// A duration histogram's calls per bucket over time.
+pub(crate) fn heatmap(spec: &InstrumentSpec, operation_key: &str) -> Panel {
+    let bucket = selector(&format!("{}_bucket", spec.name), &operation_filter(spec, operation_key));
+    Panel::new(
+        Kind::Heatmap,
+        format!("{} — distribution", spec.description),
+        describe(spec, "calls per duration bucket over time"),
+        grafana_unit(spec),
+    )
+    .query(format!("sum by (le) (increase({bucket}[$__rate_interval]))"), "{{le}}")
+}
+
 pub(crate) fn quantiles(spec: &InstrumentSpec, title: String, operation_key: &str) -> Panel {
     let bucket = selector(&format!("{}_bucket", spec.name), &operation_filter(spec, operation_key));
     let by_le = match group_label(spec) {

@@ -9,8 +9,8 @@ use contextd_metrics_catalog::{
 
 use crate::alerts;
 use crate::grafana::{
-    Dashboard, Watched, alerting, by, dashboard, describe, failed, gauge_panel, grafana_unit, join, legend,
-    operation_filter, quantiles, ratio, selector,
+    Dashboard, Watched, alerting, dashboard, describe, error_ratio_panel, failed, gauge_panel, heatmap,
+    quantiles, rate_panel, ratio, selector,
 };
 use crate::layout::{Item, Kind, Panel};
 
@@ -25,51 +25,21 @@ fn operation_key(catalog: &Catalog) -> &'static str {
 /// The panels of one instrument of `component`.
 fn instrument_panels(catalog: &Catalog, component: &ComponentSpec, spec: &InstrumentSpec) -> Vec<Panel> {
     let key = operation_key(catalog);
-    let ops = operation_filter(spec, key);
-    let (by, legend) = (by(spec), legend(spec));
     let shape = component.operations;
     match spec.kind {
         InstrumentKind::Counter | InstrumentKind::ObservedCounter => {
-            let rate = format!("sum{by} (rate({}[$__rate_interval]))", selector(spec.name, &ops));
-            let mut panels = vec![
-                Panel::new(
-                    Kind::TimeSeries,
-                    format!("{} per second", spec.description),
-                    describe(spec, "rate"),
-                    "ops",
-                )
-                .query(rate, legend.clone()),
-            ];
+            let mut panels = vec![rate_panel(spec, key)];
             let is_operations = shape.and_then(|s| s.counter).is_some_and(|c| c.name == spec.name);
             if is_operations && spec.label(STATUS_KEY).is_some() {
-                let errors =
-                    ratio(&by, &selector(spec.name, &join(&ops, &failed())), &selector(spec.name, &ops));
                 let watched = Watched {
                     alert: alerts::error_ratio_alert(catalog, component).into(),
                     threshold: component.alerts.error_ratio,
                 };
-                panels.push(alerting(
-                    Panel::new(
-                        Kind::TimeSeries,
-                        format!("{} — error ratio", spec.description),
-                        describe(spec, "share of calls that failed"),
-                        "percentunit",
-                    )
-                    .query(errors, legend),
-                    watched,
-                ));
+                panels.push(error_ratio_panel(spec, key, watched));
             }
             panels
         }
         InstrumentKind::Histogram if spec.unit == "s" => {
-            let bucket = selector(&format!("{}_bucket", spec.name), &ops);
-            let heatmap = Panel::new(
-                Kind::Heatmap,
-                format!("{} — distribution", spec.description),
-                describe(spec, "calls per duration bucket over time"),
-                grafana_unit(spec),
-            )
-            .query(format!("sum by (le) (increase({bucket}[$__rate_interval]))"), "{{le}}");
             let mut lines = quantiles(spec, spec.description.to_owned(), key);
             if shape.is_some_and(|s| s.duration.name == spec.name) {
                 let watched = Watched {
@@ -78,7 +48,7 @@ fn instrument_panels(catalog: &Catalog, component: &ComponentSpec, spec: &Instru
                 };
                 lines = alerting(lines, watched);
             }
-            vec![heatmap, lines]
+            vec![heatmap(spec, key), lines]
         }
         InstrumentKind::Histogram => vec![quantiles(spec, spec.description.to_owned(), key)],
         InstrumentKind::Gauge => vec![gauge_panel(spec)],
@@ -120,6 +90,18 @@ fn headline(catalog: &Catalog) -> Vec<Item> {
     items
 }
 
+/// Occurrences per second of a self-metric counted only when something happens, by two labels;
+/// 0 while it has no series.
+fn occurrences(title: &str, spec: &InstrumentSpec, [first, second]: [&str; 2], watched: Watched) -> Panel {
+    let query = format!(
+        "sum by ({first}, {second}) (rate({}[$__rate_interval])) or vector(0)",
+        selector(spec.name, "")
+    );
+    let panel = Panel::new(Kind::TimeSeries, title, describe(spec, "per second"), "ops")
+        .query(query, format!("{{{{{first}}}}} {{{{{second}}}}}"));
+    alerting(panel, watched)
+}
+
 /// The self-metrics row: is this telemetry itself arriving?
 fn telemetry_row(catalog: &Catalog) -> Vec<Item> {
     let exports = catalog.self_metric(SelfMetric::Exports);
@@ -154,42 +136,18 @@ fn telemetry_row(catalog: &Catalog) -> Vec<Item> {
             .query(format!("sum (rate({}[$__rate_interval]))", selector(dropped.name, "")), "dropped"),
             Watched { alert: alert(SelfMetric::SpansDropped), threshold: 0.0 },
         )),
-        Item::Panel(alerting(
-            Panel::new(
-                Kind::TimeSeries,
-                "Measurements refused",
-                describe(refused, "refused per second"),
-                "ops",
-            )
-            .query(
-                // Counted only once something is refused: 0 until then, not "no data".
-                format!(
-                    "sum by ({}, {}) (rate({}[$__rate_interval])) or vector(0)",
-                    labels::INSTRUMENT.name,
-                    labels::REFUSED_REASON.name,
-                    selector(refused.name, "")
-                ),
-                format!("{{{{{}}}}} {{{{{}}}}}", labels::INSTRUMENT.name, labels::REFUSED_REASON.name),
-            ),
+        // Counted only once something is refused: 0 until then, not "no data".
+        Item::Panel(occurrences(
+            "Measurements refused",
+            refused,
+            [labels::INSTRUMENT.name, labels::REFUSED_REASON.name],
             Watched { alert: alert(SelfMetric::InvalidMeasurements), threshold: 0.0 },
         )),
-        Item::Panel(alerting(
-            Panel::new(
-                Kind::TimeSeries,
-                "Gauge source failures",
-                describe(gauges, "failures per second"),
-                "ops",
-            )
-            .query(
-                // Only services with gauge sources have the series: 0 without, not "no data".
-                format!(
-                    "sum by ({}, {}) (rate({}[$__rate_interval])) or vector(0)",
-                    labels::GAUGE.name,
-                    labels::FAILURE_REASON.name,
-                    selector(gauges.name, "")
-                ),
-                format!("{{{{{}}}}} {{{{{}}}}}", labels::GAUGE.name, labels::FAILURE_REASON.name),
-            ),
+        // Only services with gauge sources have the series: 0 without, not "no data".
+        Item::Panel(occurrences(
+            "Gauge source failures",
+            gauges,
+            [labels::GAUGE.name, labels::FAILURE_REASON.name],
             Watched { alert: alert(SelfMetric::GaugeSourceFailures), threshold: 0.0 },
         )),
     ]

@@ -76,6 +76,21 @@ pub fn error_ratio_series(window: &str) -> String {
     format!("slo:sli_error:ratio_rate{window}")
 }
 
+/// The names of every series the recording rules of `objectives` write: the error ratio over
+/// each window and each objective's period, and the objective series.
+pub fn recorded_series(objectives: &[Objective]) -> Vec<String> {
+    let mut windows: Vec<String> = WINDOWS.iter().map(|w| (*w).to_owned()).collect();
+    for objective in objectives {
+        let period = period(objective);
+        if !windows.contains(&period) {
+            windows.push(period);
+        }
+    }
+    let mut names: Vec<String> = windows.iter().map(|w| error_ratio_series(w)).collect();
+    names.push(OBJECTIVE_SERIES.to_owned());
+    names
+}
+
 /// The series recording each objective's target.
 pub const OBJECTIVE_SERIES: &str = "slo:objective:ratio";
 

@@ -193,13 +193,7 @@ fn every_dashboard_query_has_data_and_combines_two_instances_by_meaning() {
         (up.first().is_some_and(|r| r["value"][1] == "2")).then_some(())
     });
     // The SLO dashboard reads what the recording rules write: let vmalert evaluate them.
-    let period = contextd_catalog_tool::slo::period(&contextd_metrics::contextd::OBJECTIVES[0]);
-    let mut recorded: Vec<String> = contextd_catalog_tool::slo::WINDOWS
-        .iter()
-        .chain([&period.as_str()])
-        .map(|w| contextd_catalog_tool::slo::error_ratio_series(w))
-        .collect();
-    recorded.push(contextd_catalog_tool::slo::OBJECTIVE_SERIES.to_owned());
+    let recorded = contextd_catalog_tool::slo::recorded_series(&contextd_metrics::contextd::OBJECTIVES);
     // Every objective's series of every window, all written before vmalert stops.
     let objectives = contextd_metrics::contextd::OBJECTIVES.len();
     let names: Vec<&str> = recorded.iter().map(String::as_str).collect();

@@ -89,13 +89,7 @@ fn its_own_series_arrive_and_every_generated_dashboard_query_has_data() {
     // The generated SLO rules feed the SLO dashboard: let vmalert evaluate them first.
     let slo = contextd_catalog_tool::slo_rules(&CATALOG, "telemetry.yaml").unwrap();
     let slo_file = write_temp("slo.yml", &slo);
-    let period = contextd_catalog_tool::slo::period(&CATALOG.objectives[0]);
-    let mut recorded: Vec<String> = contextd_catalog_tool::slo::WINDOWS
-        .iter()
-        .chain([&period.as_str()])
-        .map(|w| contextd_catalog_tool::slo::error_ratio_series(w))
-        .collect();
-    recorded.push(contextd_catalog_tool::slo::OBJECTIVE_SERIES.to_owned());
+    let recorded = contextd_catalog_tool::slo::recorded_series(CATALOG.objectives);
     let recorded: Vec<&str> = recorded.iter().map(String::as_str).collect();
     vm.evaluate_rules(std::slice::from_ref(&slo_file), &recorded, CATALOG.objectives.len());
 
