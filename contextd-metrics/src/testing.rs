@@ -1,7 +1,7 @@
 //! Testing a service's own instrumentation (cargo feature `testing`, for `[dev-dependencies]`):
 //! capture what the calls made on this thread recorded, then assert on names, labels and values.
 //!
-//! A capture binds [`meters()`](crate::meters) and every `#[instrument_op]` call site to a
+//! A capture binds every catalog's `meters()` and every `#[instrument_op]` call site to a
 //! private in-memory pipeline for the current thread only, so tests running in parallel in one
 //! process (cargo's default) each see exactly their own recordings, with or without
 //! `contextd_telemetry::init()` elsewhere. Async tests work on a current-thread runtime
