@@ -9,7 +9,11 @@
 //!   `[KeyValue]` slices, the usual way;
 //! - `prometheus-client handles`: counter and histogram handles resolved once, `Instant` timing;
 //! - clocks: an `Instant` pair and a `quanta` pair;
-//! - `2 threads`: the wrapped call on one call site from two threads, per op.
+//! - `2 threads`: the wrapped call on one call site from two threads, per op;
+//! - `sampled span`: the default configuration, where every root call starts a sampled span,
+//!   beside what a Rust user would write instead: `#[tracing::instrument]` bridged by
+//!   tracing-opentelemetry to the same SDK tracer, plus an OTel counter and histogram. Both
+//!   sides end their spans into a processor that drops them, so export is not measured.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -107,8 +111,71 @@ fn per_call(c: &mut Criterion) {
     let _parent = opentelemetry::Context::new().with_remote_span_context(unsampled).attach();
     group
         .bench_function("instrument_op (+ span in an unsampled trace)", |b| b.iter(|| wrapped(black_box(1))));
+    drop(_parent);
     group.finish();
+    sampled_spans(c, &meter, &meters);
     contextd_metrics::unbind_global_meters();
+}
+
+/// Ends spans into nothing: both sides of the sampled comparison build, record and end real
+/// SDK spans, and neither pays for an exporter.
+#[derive(Debug)]
+struct DropSpans;
+
+impl opentelemetry_sdk::trace::SpanProcessor for DropSpans {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+        black_box(span);
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// What a Rust user writes without us: a `tracing` span and two OTel instruments.
+#[tracing::instrument(name = "checkpoint.create", skip_all)]
+#[inline(never)]
+fn peer(x: u64, meters: &contextd_metrics::contextd::Meters) -> u64 {
+    let started = Instant::now();
+    let out = bare(black_box(x));
+    meters
+        .checkpoint_operations
+        .add(1, &[KeyValue::new("operation", "create"), KeyValue::new("status", "success")]);
+    meters
+        .checkpoint_duration
+        .record(started.elapsed().as_secs_f64(), &[KeyValue::new("operation", "create")]);
+    out
+}
+
+fn sampled_spans(
+    c: &mut Criterion,
+    meter: &opentelemetry::metrics::Meter,
+    meters: &contextd_metrics::contextd::Meters,
+) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    // The SDK's default sampler (parent-based, always on): every root call is sampled.
+    let provider =
+        opentelemetry_sdk::trace::SdkTracerProvider::builder().with_span_processor(DropSpans).build();
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "contextd");
+    contextd_metrics::bind_global(meter, Some(tracer.clone()));
+    let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+    // Global, so the second thread of the two-thread runs sees it too.
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this bench binary");
+    let mut group = c.benchmark_group("sampled span");
+    group.bench_function("instrument_op", |b| b.iter(|| wrapped(black_box(1))));
+    group.bench_function("tracing::instrument + tracing-opentelemetry + OTel metrics", |b| {
+        b.iter(|| peer(black_box(1), meters))
+    });
+    group.bench_function("2 threads: instrument_op (per op)", |b| {
+        b.iter_custom(|iters| two_threads(iters, || wrapped(black_box(1))))
+    });
+    group.bench_function("2 threads: tracing + tracing-opentelemetry + OTel metrics (per op)", |b| {
+        b.iter_custom(|iters| two_threads(iters, || peer(black_box(1), meters)))
+    });
+    group.finish();
 }
 
 /// Runs `iters` calls on this thread and on a second one at once; both do `iters` calls, so the

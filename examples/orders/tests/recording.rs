@@ -23,7 +23,10 @@ fn a_declined_payment_is_an_order_error_and_a_payment_error_of_its_class() {
     let errors = instruments::PAYMENT_ERRORS_TOTAL.name;
     assert_eq!(recorded.value(errors, &[("error_type", "declined"), ("provider", "adyen")]), Some(1.0));
     assert_eq!(
-        recorded.count(instruments::PAYMENT_DURATION_SECONDS.name, &[("operation", "authorize"), ("provider", "adyen")]),
+        recorded.count(
+            instruments::PAYMENT_DURATION_SECONDS.name,
+            &[("operation", "authorize"), ("provider", "adyen")]
+        ),
         Some(7)
     );
     assert_eq!(recorded.count(instruments::ORDER_ITEMS.name, &[]), Some(7));
