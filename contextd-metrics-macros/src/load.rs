@@ -146,3 +146,24 @@ fn metadata_catalog(manifest: &str) -> Result<Option<String>, String> {
         Some(_) => Err(format!("`package.metadata.{METADATA_TABLE}.catalog` must be a path string")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::metadata_catalog;
+
+    #[test]
+    fn the_metadata_names_the_file_or_nothing() {
+        let named = "[package]\nname = \"shop\"\n\n[package.metadata.contextd-metrics]\ncatalog = \"config/telemetry.yaml\"\n";
+        assert_eq!(metadata_catalog(named), Ok(Some("config/telemetry.yaml".to_owned())));
+        assert_eq!(metadata_catalog("[package]\nname = \"shop\"\n"), Ok(None));
+        let other_tool = "[package]\nname = \"shop\"\n[package.metadata.docs.rs]\nall-features = true\n";
+        assert_eq!(metadata_catalog(other_tool), Ok(None));
+    }
+
+    #[test]
+    fn a_catalog_that_is_not_a_string_or_a_broken_manifest_is_an_error() {
+        let number = "[package.metadata.contextd-metrics]\ncatalog = 3\n";
+        assert!(metadata_catalog(number).unwrap_err().contains("must be a path string"));
+        assert!(metadata_catalog("[package\n").is_err());
+    }
+}

@@ -52,11 +52,13 @@ impl Reader {
     pub(super) fn labels(&mut self, node: &Node) -> Vec<LabelSpec> {
         const FIELDS: &[&str] = &["id", "key", "brief", "members", "examples"];
         let mut labels: Vec<LabelSpec> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for item in self.list(node, "`attributes`") {
             let Some(fields) = self.fields(item, "an attribute", FIELDS) else { continue };
             let Some(id) = self.required_name(&fields, "id", "an attribute") else { continue };
             let what = format!("attribute `{id}`");
-            if labels.iter().any(|l| l.id == id) {
+            // A set, so a long list is checked in linear time.
+            if !seen.insert(id.clone()) {
                 self.error(item.at, format!("attribute `{id}` is defined twice"));
                 continue;
             }
@@ -147,11 +149,12 @@ impl Reader {
             "brief",
         ];
         let mut metrics: Vec<Metric> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for item in self.list(node, "`metrics`") {
             let Some(fields) = self.fields(item, "a metric", FIELDS) else { continue };
             let Some(name) = self.required_name(&fields, "name", "a metric") else { continue };
             let what = format!("metric `{name}`");
-            if metrics.iter().any(|m| m.spec.name == name) {
+            if !seen.insert(name.clone()) {
                 self.error(item.at, format!("{what} is defined twice"));
                 continue;
             }

@@ -115,13 +115,20 @@ impl Reader {
             if !ids.contains(&spec.component) {
                 self.error(
                     *at,
-                    format!(
-                        "`{}` belongs to component `{}`, which `components` does not declare; declared: {}{}",
-                        spec.name,
-                        spec.component,
-                        backticked(&ids),
-                        suggestion(spec.component, &ids)
-                    ),
+                    if ids.is_empty() {
+                        format!(
+                            "`{}` belongs to component `{}`, which `components` does not declare (the catalog declares none)",
+                            spec.name, spec.component
+                        )
+                    } else {
+                        format!(
+                            "`{}` belongs to component `{}`, which `components` does not declare; declared: {}{}",
+                            spec.name,
+                            spec.component,
+                            backticked(&ids),
+                            suggestion(spec.component, &ids)
+                        )
+                    },
                 );
             }
         }
