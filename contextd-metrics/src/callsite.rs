@@ -3,12 +3,12 @@
 //! What a site records is its component's catalog entry ([`OperationShape`]), which the macro
 //! wrote into the site: the counter, the duration histogram and the errors counter, each label
 //! in the entry's order, and where each label's value comes from (the operation, the status,
-//! the error type or an argument). A site resolves its attribute sets once — bound handles per status, for each of a
-//! few label combinations taken from arguments — so a call costs a clock read pair and a couple
-//! of atomic adds: no attribute hashing, no lock, no allocation. Handles belong to one binding
-//! of the global meters; when telemetry is re-initialised the site rebuilds them on its next
-//! call. Every set of handles is leaked on purpose (see `global.rs`): a few hundred bytes per
-//! site and initialisation.
+//! the error type or an argument). A site resolves its attribute sets once — bound handles per
+//! status, for each of a few label combinations taken from arguments — so a call costs a clock
+//! read pair and a couple of bound updates: no attribute hashing, no allocation. Handles belong
+//! to one binding of the global meter; when telemetry is re-initialised the site rebuilds them
+//! on its next call. Every set of handles is leaked on purpose (see `global.rs`): a few hundred
+//! bytes per site and initialisation.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -132,7 +132,7 @@ impl<H> PerStatus<H> {
 struct Handles {
     arguments: [Box<str>; 2],
     counter: Option<PerStatus<BoundCounter<u64>>>,
-    duration: Option<PerStatus<CheckedBoundHistogram>>,
+    duration: PerStatus<CheckedBoundHistogram>,
 }
 
 /// Distinct argument-label combinations a site binds; further ones take the unbound path.
@@ -311,9 +311,8 @@ impl OpSite {
             instruments.counter.as_ref().zip(shape.counter).map(|(counter, spec)| {
                 self.per_status(spec, arguments, |attributes| counter.bind(attributes))
             });
-        let duration = Some(
-            self.per_status(shape.duration, arguments, |attributes| instruments.duration.bind(attributes)),
-        );
+        let duration =
+            self.per_status(shape.duration, arguments, |attributes| instruments.duration.bind(attributes));
         Handles { arguments: arguments.map(Box::from), counter, duration }
     }
 
@@ -425,9 +424,7 @@ impl Op {
             if let Some(counter) = &handles.counter {
                 counter.get(outcome.status).add(1);
             }
-            if let Some(duration) = &handles.duration {
-                duration.get(outcome.status).record(seconds);
-            }
+            handles.duration.get(outcome.status).record(seconds);
             if outcome.status == Status::Error && site.instruments.errors.is_some() {
                 record_error(site, &handles.arguments, outcome);
             }
