@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::time::{Duration, SystemTime};
 
 use contextd_metrics_catalog::{
     InstrumentSpec, LabelSource, OTHER_ERROR_TYPE, OperationShape, STATUS_VALUES,
@@ -214,7 +215,14 @@ impl OpSite {
     pub fn start_labelled(&'static self, first: &str, second: &str) -> Op {
         let Binding::Bound { generation, meter, tracer } = binding() else {
             // Telemetry not initialised: record nothing, read no clock, start no span.
-            return Op { target: Target::Inert, started: None, span: None, message: None, finished: false };
+            return Op {
+                target: Target::Inert,
+                started: None,
+                span: None,
+                span_started: SystemTime::UNIX_EPOCH,
+                message: None,
+                finished: false,
+            };
         };
         let site = self.handles(generation, meter);
         let target = match &site.targets {
@@ -223,23 +231,26 @@ impl OpSite {
                 self.cached(site, cache, [truncate_label(first), truncate_label(second)])
             }
         };
-        let span = match tracer {
-            Some(tracer) => self.start_span(tracer),
-            None => None,
+        let (span, span_started) = match tracer.and_then(|tracer| self.start_span(tracer)) {
+            Some((cx, started)) => (Some(cx), started),
+            None => (None, SystemTime::UNIX_EPOCH),
         };
-        Op { target, started: Some(clock::now()), span, message: None, finished: false }
+        Op { target, started: Some(clock::now()), span, span_started, message: None, finished: false }
     }
 
     /// Starts this call's span as a child of the current context. A span that is not sampled
     /// and has a parent is dropped at once: its children see the parent, whose sampling decision
     /// they follow anyway, and nothing is allocated. A sampled or root span becomes the context
-    /// of the call.
+    /// of the call, with its start time: the span ends at that time plus the duration the call
+    /// records, so span and histogram agree and the wall clock is read once per call.
     #[inline(never)]
-    fn start_span(&self, tracer: &SdkTracer) -> Option<Context> {
+    fn start_span(&self, tracer: &SdkTracer) -> Option<(Context, SystemTime)> {
         let parent = Context::current();
-        let span = tracer.build_with_context(SpanBuilder::from_name(self.spec.span_name), &parent);
+        let started = SystemTime::now();
+        let builder = SpanBuilder::from_name(self.spec.span_name).with_start_time(started);
+        let span = tracer.build_with_context(builder, &parent);
         if span.span_context().is_sampled() || !parent.has_active_span() {
-            Some(parent.with_span(span))
+            Some((parent.with_span(span), started))
         } else {
             None
         }
@@ -382,6 +393,8 @@ pub struct Op {
     started: Option<Ticks>,
     /// The call's span, as the context its body runs in.
     span: Option<Context>,
+    /// The span's start time (unused without a span).
+    span_started: SystemTime,
     /// The redacted error message for the span's status, when the call failed.
     message: Option<String>,
     finished: bool,
@@ -432,7 +445,7 @@ impl Op {
             self.record_unbound(outcome, seconds);
         }
         if self.span.is_some() {
-            self.end_span(outcome);
+            self.end_span(outcome, seconds);
         }
     }
 
@@ -453,7 +466,7 @@ impl Op {
     }
 
     #[inline(never)]
-    fn end_span(&mut self, outcome: Outcome) {
+    fn end_span(&mut self, outcome: Outcome, seconds: f64) {
         let Some(cx) = self.span.take() else { return };
         let (shape, cancelled_key) = match &self.target {
             Target::Bound { site, .. } | Target::Unbound { site, .. } => {
@@ -474,7 +487,8 @@ impl Op {
             }
             Status::Cancelled => span.set_attribute(KeyValue::new(cancelled_key, true)),
         }
-        span.end();
+        // The clock pair of the metrics measured the call; `seconds` is never negative.
+        span.end_with_timestamp(self.span_started + Duration::try_from_secs_f64(seconds).unwrap_or_default());
     }
 }
 

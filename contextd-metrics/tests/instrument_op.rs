@@ -418,3 +418,34 @@ fn argument_labels_are_cut_to_the_documented_limit() {
     let attrs = format!("collection=checkpoints,database={cut},operation=insert");
     assert_eq!(get(&s, "contextd_database_operations_total", &attrs), 1.0);
 }
+
+#[instrument_op("checkpoint", "create")]
+fn timed_create() -> Result<u64, String> {
+    std::thread::sleep(std::time::Duration::from_millis(15));
+    Ok(1)
+}
+
+#[test]
+fn a_span_lasts_exactly_the_duration_its_histogram_records() {
+    use contextd_metrics::testing::Recording;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    let bound = bind();
+    let spans = InMemorySpanExporter::default();
+    let tracer_provider = SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&tracer_provider, "contextd");
+    contextd_metrics::bind_global(
+        &bound.provider.meter(contextd_metrics::contextd::CATALOG.namespace),
+        Some(tracer),
+    );
+    timed_create().unwrap();
+    let finished = spans.get_finished_spans().unwrap();
+    let span = finished.iter().find(|s| s.name == "checkpoint.create").expect("the operation's span");
+    let span_seconds = span.end_time.duration_since(span.start_time).unwrap().as_secs_f64();
+    let recorded = contextd_metrics::testing::read(&bound.provider, &bound.exporter);
+    let histogram = contextd_metrics::contextd::instruments::CHECKPOINT_DURATION_SECONDS.name;
+    let (_, _, recording) = recorded.all().find(|(name, _, _)| *name == histogram).expect("the duration");
+    let Recording::Histogram { count: 1, sum } = recording else { panic!("{recording:?}") };
+    assert!(sum >= 0.015, "{sum}");
+    // One clock pair measures both: the span's end is its start plus the recorded duration.
+    assert!((span_seconds - sum).abs() < 1e-8, "span {span_seconds} s, histogram {sum} s");
+}
