@@ -156,6 +156,60 @@ fn generated_docs_and_rules_are_its_own_and_load_in_promtool() {
     }
 }
 
+/// The generated error-ratio alert on the service's own series, in `promtool test rules`: quiet
+/// while all calls succeed, firing once a tenth of `place` calls fail for longer than its `for`.
+#[test]
+fn its_generated_error_alert_fires_on_its_own_series_in_promtool() {
+    let alerts = contextd_catalog_tool::alert_rules(&CATALOG, "telemetry.yaml");
+    let rules = write_temp("fire-alerts.yml", &alerts);
+    let dir = rules.parent().unwrap();
+    let counter = instruments_name("operations_total");
+    let tests = format!(
+        r#"rule_files: [fire-alerts.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: '{counter}{{operation="place",status="success"}}'
+        values: '0+90x40'
+      - series: '{counter}{{operation="place",status="error"}}'
+        values: '0x10 0+10x30'
+      - series: '{counter}{{operation="get",status="success"}}'
+        values: '0+50x40'
+    alert_rule_test:
+      - eval_time: 9m
+        alertname: OrdersOrdersHighErrorRate
+        exp_alerts: []
+      - eval_time: 25m
+        alertname: OrdersOrdersHighErrorRate
+        exp_alerts:
+          - exp_labels: {{severity: warning, component: orders, operation: place}}
+            exp_annotations:
+              summary: "orders place fails more than 5% of calls"
+              description: "More than 5% of orders place operations failed over 5 minutes, for 5 minutes."
+              runbook_url: "docs/runbook.md#ordersordershigherrorrate"
+"#
+    );
+    std::fs::write(dir.join("fire.test.yml"), tests).unwrap();
+    let output = Command::new(Tool::Promtool.path())
+        .args(["test", "rules", "fire.test.yml"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let said =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "promtool test rules:\n{said}\n{alerts}");
+    eprintln!("promtool test rules: {}", said.lines().last().unwrap_or_default());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A catalog instrument's full name from its name without the namespace.
+fn instruments_name(short: &str) -> String {
+    let name = format!("{}_{short}", CATALOG.namespace);
+    assert!(CATALOG.find(&name).is_some(), "{name} is in the catalog");
+    name
+}
+
 #[test]
 fn the_tool_renders_the_same_catalog_from_the_file() {
     let read = contextd_metrics_catalog::source::read_file(std::path::Path::new(concat!(
