@@ -387,17 +387,23 @@ fn call_provider(api_key: &str) -> Result<(), LeakyError> {
     )))
 }
 
-#[test]
-fn error_messages_on_spans_are_redacted() {
-    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-    let bound = bind();
-    let spans = InMemorySpanExporter::default();
-    let tracer_provider = SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
+/// Binds the call sites to `bound`'s meter and to a tracer whose spans the returned exporter keeps.
+fn bind_spans(bound: &Bound) -> opentelemetry_sdk::trace::InMemorySpanExporter {
+    let spans = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let tracer_provider =
+        opentelemetry_sdk::trace::SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
     let tracer = opentelemetry::trace::TracerProvider::tracer(&tracer_provider, "contextd");
     contextd_metrics::bind_global(
         &bound.provider.meter(contextd_metrics::contextd::CATALOG.namespace),
         Some(tracer),
     );
+    spans
+}
+
+#[test]
+fn error_messages_on_spans_are_redacted() {
+    let bound = bind();
+    let spans = bind_spans(&bound);
     assert!(call_provider("sk-live-0123456789abcdef").is_err());
     let finished = spans.get_finished_spans().unwrap();
     let span = finished.iter().find(|s| s.name == "embedding.generate").expect("the operation's span");
@@ -428,15 +434,8 @@ fn timed_create() -> Result<u64, String> {
 #[test]
 fn a_span_lasts_exactly_the_duration_its_histogram_records() {
     use contextd_metrics::testing::Recording;
-    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
     let bound = bind();
-    let spans = InMemorySpanExporter::default();
-    let tracer_provider = SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
-    let tracer = opentelemetry::trace::TracerProvider::tracer(&tracer_provider, "contextd");
-    contextd_metrics::bind_global(
-        &bound.provider.meter(contextd_metrics::contextd::CATALOG.namespace),
-        Some(tracer),
-    );
+    let spans = bind_spans(&bound);
     timed_create().unwrap();
     let finished = spans.get_finished_spans().unwrap();
     let span = finished.iter().find(|s| s.name == "checkpoint.create").expect("the operation's span");
