@@ -27,6 +27,7 @@ use crate::checked::{CheckedBoundHistogram, CheckedHistogram};
 use crate::clock::{self, Ticks};
 use crate::global::{Binding, binding};
 use crate::meters::CatalogInstrument;
+use crate::skill_success::SkillSuccessTracker;
 
 /// How a wrapped call ended; the `status` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +184,8 @@ pub struct SiteSpec {
 pub struct OpSite {
     spec: &'static SiteSpec,
     current: AtomicPtr<SiteHandles>,
+    /// The tracker of the entry's success-rate gauge, looked up on the site's first call.
+    rate: OnceLock<&'static SkillSuccessTracker>,
 }
 
 impl std::fmt::Debug for OpSite {
@@ -194,7 +197,14 @@ impl std::fmt::Debug for OpSite {
 impl OpSite {
     /// A site as the macro wrote it.
     pub const fn new(spec: &'static SiteSpec) -> Self {
-        Self { spec, current: AtomicPtr::new(std::ptr::null_mut()) }
+        Self { spec, current: AtomicPtr::new(std::ptr::null_mut()), rate: OnceLock::new() }
+    }
+
+    /// Feeds a completed call to the tracker of the entry's success-rate gauge, if it has one.
+    pub fn record_success_rate(&self, key: &str, outcome: &Outcome) {
+        let Some(rate) = self.spec.shape.success_rate else { return };
+        let tracker = self.rate.get_or_init(|| SkillSuccessTracker::for_gauge(rate.gauge.name));
+        tracker.record(key, outcome.status == Status::Success);
     }
 
     /// What the site records.

@@ -200,10 +200,7 @@ pub mod __private {
 
     /// Feeds a completed call to the success-rate tracker of the site's `success_rate` gauge.
     pub fn record_success_rate(site: &OpSite, key: &str, outcome: &Outcome) {
-        if let Some(rate) = site.spec().shape.success_rate {
-            crate::SkillSuccessTracker::for_gauge(rate.gauge.name)
-                .record(key, outcome.status == Status::Success);
-        }
+        site.record_success_rate(key, outcome);
     }
 
     /// Wraps a return value for outcome classification by autoref specialisation:
