@@ -108,6 +108,10 @@ fn histograms(c: &mut Criterion) {
     let prometheus =
         PromHistogram::new(contextd_metrics::contextd::buckets::DURATION_SECONDS.iter().copied());
 
+    let striped = contextd_metrics::histogram::AtomicHistogram::new(
+        contextd_metrics::contextd::buckets::DURATION_SECONDS,
+    );
+
     let mut group = c.benchmark_group("histogram record");
     both(&mut group, "Meters, static attributes", &|| {
         meters.checkpoint_duration.record(black_box(0.012), &[KeyValue::new("operation", "create")])
@@ -116,6 +120,7 @@ fn histograms(c: &mut Criterion) {
         meters.checkpoint_duration.record(black_box(0.012), &[KeyValue::new("operation", operation.clone())])
     });
     both(&mut group, "Meters, bound", &|| bound.record(black_box(0.012)));
+    both(&mut group, "AtomicHistogram alone", &|| striped.record(black_box(0.012)));
     both(&mut group, "metrics-rs handle", &|| metrics_rs.record(black_box(0.012)));
     both(&mut group, "prometheus-client handle", &|| prometheus.observe(black_box(0.012)));
     group.finish();

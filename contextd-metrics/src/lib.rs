@@ -37,6 +37,7 @@ mod checked;
 mod clock;
 #[allow(unsafe_code)]
 mod global;
+pub mod histogram;
 mod meters;
 pub mod redact;
 mod skill_success;
