@@ -186,7 +186,7 @@ fn meters(catalog: &Catalog, instrument_const: &dyn Fn(&InstrumentSpec) -> syn::
         let field = field_name(catalog, spec);
         let ty = field_type(spec);
         let id = instrument_const(spec);
-        quote!(#field: <#ty as #p::CatalogInstrument>::build(meter, &instruments::#id),)
+        quote!(#field: <#ty as #p::CatalogInstrument>::build(destination, &instruments::#id),)
     });
     let names = specs.iter().map(|s| s.name);
     let count = specs.len();
@@ -211,6 +211,13 @@ fn meters(catalog: &Catalog, instrument_const: &dyn Fn(&InstrumentSpec) -> syn::
 
             /// Creates every field on `meter`, with the catalog's names, units, descriptions and buckets.
             pub fn new(meter: &#p::opentelemetry::metrics::Meter) -> Self {
+                Self::on(&#p::Destination::meter(meter))
+            }
+
+            /// Creates every field on `destination` (how `meters()` builds on a telemetry
+            /// pipeline's striped histograms).
+            #[doc(hidden)]
+            pub fn on(destination: &#p::Destination<'_>) -> Self {
                 Self { #(#builds)* }
             }
         }
@@ -221,7 +228,7 @@ fn meters(catalog: &Catalog, instrument_const: &dyn Fn(&InstrumentSpec) -> syn::
         #[inline]
         pub fn meters() -> &'static Meters {
             static CELL: #p::MetersCell<Meters> = #p::MetersCell::new();
-            CELL.get(Meters::new)
+            CELL.get(Meters::on)
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use contextd_metrics_catalog::{
     InstrumentSpec, LabelSource, OTHER_ERROR_TYPE, OperationShape, STATUS_VALUES,
 };
-use opentelemetry::metrics::{BoundCounter, Counter, Meter};
+use opentelemetry::metrics::{BoundCounter, Counter};
 use opentelemetry::trace::{Span as _, SpanBuilder, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
@@ -26,7 +26,7 @@ use opentelemetry_sdk::trace::SdkTracer;
 use crate::checked::{CheckedBoundHistogram, CheckedHistogram};
 use crate::clock::{self, Ticks};
 use crate::global::{Binding, binding};
-use crate::meters::CatalogInstrument;
+use crate::meters::{CatalogInstrument, Destination};
 use crate::skill_success::SkillSuccessTracker;
 
 /// How a wrapped call ended; the `status` label.
@@ -223,7 +223,7 @@ impl OpSite {
     /// at a character boundary.
     #[inline]
     pub fn start_labelled(&'static self, first: &str, second: &str) -> Op {
-        let Binding::Bound { generation, meter, tracer } = binding() else {
+        let Binding::Bound { generation, destination, tracer } = binding() else {
             // Telemetry not initialised: record nothing, read no clock, start no span.
             return Op {
                 target: Target::Inert,
@@ -234,7 +234,7 @@ impl OpSite {
                 finished: false,
             };
         };
-        let site = self.handles(generation, meter);
+        let site = self.handles(generation, destination);
         let target = match &site.targets {
             Targets::Fixed(handles) => Target::Bound { site, handles },
             Targets::Cached(cache) => {
@@ -268,7 +268,7 @@ impl OpSite {
 
     /// This binding's handles, built on the first call after a (re)binding.
     #[inline]
-    fn handles(&'static self, generation: u64, meter: &'static Meter) -> &'static SiteHandles {
+    fn handles(&'static self, generation: u64, destination: Destination<'static>) -> &'static SiteHandles {
         let current = self.current.load(Ordering::Acquire);
         if !current.is_null() {
             // SAFETY: non-null values come from `Box::leak` below and are never freed.
@@ -277,16 +277,16 @@ impl OpSite {
                 return handles;
             }
         }
-        self.rebuild(generation, meter)
+        self.rebuild(generation, destination)
     }
 
     #[cold]
-    fn rebuild(&'static self, generation: u64, meter: &'static Meter) -> &'static SiteHandles {
+    fn rebuild(&'static self, generation: u64, destination: Destination<'static>) -> &'static SiteHandles {
         let shape = &self.spec.shape;
         let instruments = Instruments {
-            counter: shape.counter.map(|spec| Counter::build(meter, spec)),
-            duration: CheckedHistogram::build(meter, shape.duration),
-            errors: shape.errors.map(|spec| Counter::build(meter, spec)),
+            counter: shape.counter.map(|spec| Counter::build(&destination, spec)),
+            duration: CheckedHistogram::build(&destination, shape.duration),
+            errors: shape.errors.map(|spec| Counter::build(&destination, spec)),
         };
         let targets = if shape.arguments.is_empty() {
             Targets::Fixed(self.bind(&instruments, ["", ""]))

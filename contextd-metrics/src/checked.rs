@@ -5,11 +5,13 @@
 //! histogram for good. These wrappers drop such a value and count it per instrument and reason;
 //! `contextd_telemetry` exports the counts as `<namespace>_telemetry_invalid_measurements_total`.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use contextd_metrics_catalog::self_metrics::labels::REFUSED_REASON;
 use opentelemetry::KeyValue;
+
+use crate::histogram::{HistogramFamily, HistogramSeries};
 use opentelemetry::metrics::{BoundCounter, BoundHistogram, Counter, Histogram};
 
 /// Why a value was refused: the `reason` values of the refused-measurements self-metric (nan,
@@ -121,36 +123,64 @@ impl CheckedBoundCounter {
 }
 
 /// A float histogram of the catalog that refuses NaN, infinite and negative values.
+///
+/// Bound through `contextd_telemetry`, it records into the pipeline's striped histograms
+/// ([`crate::histogram`]), which scale across threads; built on a plain meter
+/// (`Meters::new`), into that meter's SDK histogram.
 #[derive(Clone, Debug)]
 pub struct CheckedHistogram {
-    inner: Histogram<f64>,
+    inner: HistogramTarget,
     refused: &'static Refused,
 }
 
+#[derive(Clone, Debug)]
+enum HistogramTarget {
+    Sdk(Histogram<f64>),
+    Striped(Arc<HistogramFamily>),
+}
+
 impl CheckedHistogram {
-    pub(crate) fn new(inner: Histogram<f64>, name: &'static str) -> Self {
-        Self { inner, refused: refused_for(name) }
+    pub(crate) fn sdk(inner: Histogram<f64>, name: &'static str) -> Self {
+        Self { inner: HistogramTarget::Sdk(inner), refused: refused_for(name) }
+    }
+
+    pub(crate) fn striped(family: Arc<HistogramFamily>) -> Self {
+        let refused = refused_for(family.spec.name);
+        Self { inner: HistogramTarget::Striped(family), refused }
     }
 
     /// Records `value` unless it is NaN, infinite or negative (then it is counted as refused).
     #[inline]
     pub fn record(&self, value: f64, attributes: &[KeyValue]) {
         if accept(self.refused, value) {
-            self.inner.record(value, attributes);
+            match &self.inner {
+                HistogramTarget::Sdk(histogram) => histogram.record(value, attributes),
+                HistogramTarget::Striped(family) => family.series(attributes).data.record(value),
+            }
         }
     }
 
     /// A handle bound to `attributes` whose records are checked the same way.
     pub fn bind(&self, attributes: &[KeyValue]) -> CheckedBoundHistogram {
-        CheckedBoundHistogram { inner: self.inner.bind(attributes), refused: self.refused }
+        let inner = match &self.inner {
+            HistogramTarget::Sdk(histogram) => BoundTarget::Sdk(histogram.bind(attributes)),
+            HistogramTarget::Striped(family) => BoundTarget::Striped(family.series(attributes)),
+        };
+        CheckedBoundHistogram { inner, refused: self.refused }
     }
 }
 
 /// A bound [`CheckedHistogram`].
 #[derive(Clone, Debug)]
 pub struct CheckedBoundHistogram {
-    inner: BoundHistogram<f64>,
+    inner: BoundTarget,
     refused: &'static Refused,
+}
+
+#[derive(Clone, Debug)]
+enum BoundTarget {
+    Sdk(BoundHistogram<f64>),
+    Striped(Arc<HistogramSeries>),
 }
 
 impl CheckedBoundHistogram {
@@ -158,7 +188,10 @@ impl CheckedBoundHistogram {
     #[inline]
     pub fn record(&self, value: f64) {
         if accept(self.refused, value) {
-            self.inner.record(value);
+            match &self.inner {
+                BoundTarget::Sdk(histogram) => histogram.record(value),
+                BoundTarget::Striped(series) => series.data.record(value),
+            }
         }
     }
 }

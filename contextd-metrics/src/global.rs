@@ -15,6 +15,9 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::trace::SdkTracer;
 
+use crate::histogram::HistogramStore;
+use crate::meters::Destination;
+
 /// A meter of a no-op provider: what handles are built on before telemetry is initialised.
 static UNBOUND: LazyLock<Meter> =
     LazyLock::new(|| opentelemetry::metrics::noop::NoopMeterProvider::new().meter("unbound"));
@@ -26,6 +29,8 @@ struct BoundMeters {
     generation: u64,
     meter: Meter,
     tracer: Option<SdkTracer>,
+    /// The pipeline's striped histograms, when the binder has them.
+    histograms: Option<Arc<HistogramStore>>,
     /// A thread binding's typed handles, by the address of their `MetersCell` (a cell caches
     /// one binding; threads bound apart would otherwise rebuild it in turn).
     #[cfg(feature = "testing")]
@@ -95,14 +100,18 @@ pub(crate) enum Binding {
     /// Telemetry is not running: record nothing.
     Unbound,
     /// Telemetry is running with this meter.
-    Bound { generation: u64, meter: &'static Meter, tracer: Option<&'static SdkTracer> },
+    Bound { generation: u64, destination: Destination<'static>, tracer: Option<&'static SdkTracer> },
 }
 
 #[inline]
 pub(crate) fn binding() -> Binding {
     #[cfg(feature = "testing")]
     if let Some(local) = THREAD_BOUND.with(std::cell::Cell::get) {
-        return Binding::Bound { generation: local.generation, meter: &local.meter, tracer: None };
+        return Binding::Bound {
+            generation: local.generation,
+            destination: local.destination(),
+            tracer: None,
+        };
     }
     let bound = BOUND.load(Ordering::Acquire);
     if bound.is_null() {
@@ -111,7 +120,17 @@ pub(crate) fn binding() -> Binding {
     // SAFETY: every non-null value stored in BOUND comes from `Box::leak` in
     // `bind_global` and is never freed, so it is valid for 'static and never mutated.
     let bound = unsafe { &*bound };
-    Binding::Bound { generation: bound.generation, meter: &bound.meter, tracer: bound.tracer.as_ref() }
+    Binding::Bound {
+        generation: bound.generation,
+        destination: bound.destination(),
+        tracer: bound.tracer.as_ref(),
+    }
+}
+
+impl BoundMeters {
+    fn destination(&'static self) -> Destination<'static> {
+        Destination { meter: &self.meter, histograms: self.histograms.as_deref() }
+    }
 }
 
 #[cfg(feature = "testing")]
@@ -135,6 +154,7 @@ pub(crate) fn bind_thread(meter: &Meter) -> ThreadBinding {
         generation,
         meter: meter.clone(),
         tracer: None,
+        histograms: None,
         handles: Mutex::default(),
     }));
     ThreadBinding { previous: THREAD_BOUND.with(|local| local.replace(Some(bound))) }
@@ -163,15 +183,15 @@ impl<M: Send + Sync + 'static> MetersCell<M> {
 
     /// The handles of the current binding, built with `build` if this binding has none yet.
     #[inline]
-    pub fn get(&'static self, build: fn(&Meter) -> M) -> &'static M {
+    pub fn get(&'static self, build: fn(&Destination<'_>) -> M) -> &'static M {
         #[cfg(feature = "testing")]
         if let Some(local) = THREAD_BOUND.with(std::cell::Cell::get) {
             return self.thread_handles(local, build);
         }
         // Generation 0 is the unbound state (bindings count from 1).
-        let (generation, meter) = match binding() {
-            Binding::Bound { generation, meter, .. } => (generation, meter),
-            Binding::Unbound => (0, &*UNBOUND),
+        let (generation, destination) = match binding() {
+            Binding::Bound { generation, destination, .. } => (generation, destination),
+            Binding::Unbound => (0, Destination::meter(&UNBOUND)),
         };
         let current = self.current.load(Ordering::Acquire);
         if !current.is_null() {
@@ -181,25 +201,34 @@ impl<M: Send + Sync + 'static> MetersCell<M> {
                 return handles;
             }
         }
-        self.rebuild(generation, meter, build)
+        self.rebuild(generation, destination, build)
     }
 
     #[cfg(feature = "testing")]
-    fn thread_handles(&'static self, local: &'static BoundMeters, build: fn(&Meter) -> M) -> &'static M {
+    fn thread_handles(
+        &'static self,
+        local: &'static BoundMeters,
+        build: fn(&Destination<'_>) -> M,
+    ) -> &'static M {
         let key = std::ptr::from_ref(self) as usize;
         let mut handles = local.handles.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let found = handles.iter().find(|(k, _)| *k == key).and_then(|(_, h)| h.downcast_ref::<M>());
         if let Some(found) = found {
             return found;
         }
-        let built: &'static M = Box::leak(Box::new(build(&local.meter)));
+        let built: &'static M = Box::leak(Box::new(build(&local.destination())));
         handles.push((key, built));
         built
     }
 
     #[cold]
-    fn rebuild(&'static self, generation: u64, meter: &Meter, build: fn(&Meter) -> M) -> &'static M {
-        let leaked: &'static mut (u64, M) = Box::leak(Box::new((generation, build(meter))));
+    fn rebuild(
+        &'static self,
+        generation: u64,
+        destination: Destination<'_>,
+        build: fn(&Destination<'_>) -> M,
+    ) -> &'static M {
+        let leaked: &'static mut (u64, M) = Box::leak(Box::new((generation, build(&destination))));
         self.current.store(leaked, Ordering::Release);
         &leaked.1
     }
@@ -223,12 +252,20 @@ pub fn bind_global_meters(meter: &Meter) {
 /// global providers.
 #[doc(hidden)]
 pub fn bind_global(meter: &Meter, tracer: Option<SdkTracer>) {
+    bind_global_with(meter, tracer, None);
+}
+
+/// [`bind_global`], with float histograms recording into `histograms`, which the caller merges
+/// into its exports (what `contextd_telemetry` does).
+#[doc(hidden)]
+pub fn bind_global_with(meter: &Meter, tracer: Option<SdkTracer>, histograms: Option<Arc<HistogramStore>>) {
     let mut binders = binders();
     let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1;
     let bound = BoundMeters {
         generation,
         meter: meter.clone(),
         tracer,
+        histograms,
         #[cfg(feature = "testing")]
         handles: Mutex::default(),
     };

@@ -13,7 +13,13 @@
 //! `fetch_min`/`fetch_max`, tried only when a value would change them. A snapshot sums the
 //! stripes; its count is the sum of its bucket counts, so the two can never disagree.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::SystemTime;
+
+use contextd_metrics_catalog::InstrumentSpec;
+use opentelemetry::KeyValue;
 
 /// Words per cache-line pair: stripes start on 128-byte boundaries, because x86 prefetches
 /// lines in pairs and a neighbour's writes on the adjacent line would still be felt.
@@ -204,6 +210,120 @@ impl AtomicHistogram {
     /// Bytes this histogram holds, for memory accounting.
     pub fn footprint(&self) -> usize {
         std::mem::size_of::<Self>() + std::mem::size_of_val(&*self.lines)
+    }
+}
+
+/// The series a process has recorded past its cardinality limit go to one series with this
+/// attribute, as the SDK does.
+pub const OVERFLOW_KEY: &str = "otel.metric.overflow";
+
+/// Series per instrument before further attribute sets share the overflow series (the SDK's
+/// default stream limit, overflow series included).
+pub const CARDINALITY_LIMIT: usize = 2000;
+
+/// One series: an instrument's attribute set (sorted by key, as the SDK exports them) and its data.
+#[derive(Debug)]
+pub struct HistogramSeries {
+    /// The attributes, sorted by key.
+    pub attributes: Box<[KeyValue]>,
+    /// What it has recorded.
+    pub data: AtomicHistogram,
+}
+
+/// The series of one catalog histogram.
+#[derive(Debug)]
+pub struct HistogramFamily {
+    /// Its catalog entry.
+    pub spec: &'static InstrumentSpec,
+    /// When it was created: the start of its cumulative series.
+    pub started: SystemTime,
+    /// By attribute set, as given and as sorted (both lead to the same series).
+    by_attributes: RwLock<HashMap<Box<[KeyValue]>, Arc<HistogramSeries>>>,
+    /// Each series once, in creation order.
+    series: Mutex<Vec<Arc<HistogramSeries>>>,
+}
+
+impl HistogramFamily {
+    fn new(spec: &'static InstrumentSpec) -> Self {
+        Self { spec, started: SystemTime::now(), by_attributes: RwLock::default(), series: Mutex::default() }
+    }
+
+    /// The series of `attributes`, created on first use; past [`CARDINALITY_LIMIT`] series the
+    /// overflow series.
+    pub fn series(&self, attributes: &[KeyValue]) -> Arc<HistogramSeries> {
+        if let Some(found) = self.by_attributes.read().unwrap_or_else(PoisonError::into_inner).get(attributes)
+        {
+            return found.clone();
+        }
+        self.create(attributes)
+    }
+
+    #[cold]
+    fn create(&self, attributes: &[KeyValue]) -> Arc<HistogramSeries> {
+        let mut sorted = attributes.to_vec();
+        sorted.sort_by(|a, b| a.key.cmp(&b.key));
+        sorted.dedup_by(|later, earlier| later.key == earlier.key);
+        let mut by_attributes = self.by_attributes.write().unwrap_or_else(PoisonError::into_inner);
+        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = match by_attributes.get(sorted.as_slice()) {
+            Some(found) => found.clone(),
+            None => {
+                let overflow: Box<[KeyValue]> = Box::new([KeyValue::new(OVERFLOW_KEY, true)]);
+                let key: Box<[KeyValue]> =
+                    if series.len() + 1 >= CARDINALITY_LIMIT { overflow } else { sorted.into() };
+                if let Some(found) = by_attributes.get(&key) {
+                    return found.clone();
+                }
+                let created = Arc::new(HistogramSeries {
+                    attributes: key.clone(),
+                    data: AtomicHistogram::new(self.spec.buckets.unwrap_or_default()),
+                });
+                by_attributes.insert(key, created.clone());
+                series.push(created.clone());
+                created
+            }
+        };
+        // The order a caller gave, as a second key; never for the overflow series, whose
+        // callers bring unboundedly many attribute sets.
+        if found.attributes.first().is_none_or(|kv| kv.key.as_str() != OVERFLOW_KEY) {
+            by_attributes.insert(attributes.into(), found.clone());
+        }
+        found
+    }
+
+    /// Every series, in creation order.
+    pub fn all_series(&self) -> Vec<Arc<HistogramSeries>> {
+        self.series.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// The striped histograms of one telemetry pipeline: `contextd_telemetry` creates one, binds the
+/// catalog's handles to it, and merges its series into every export.
+#[derive(Debug, Default)]
+pub struct HistogramStore {
+    families: Mutex<Vec<Arc<HistogramFamily>>>,
+}
+
+impl HistogramStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The family of a catalog histogram, created on first use (one per instrument name).
+    pub fn family(&self, spec: &'static InstrumentSpec) -> Arc<HistogramFamily> {
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = families.iter().find(|f| f.spec.name == spec.name) {
+            return found.clone();
+        }
+        let created = Arc::new(HistogramFamily::new(spec));
+        families.push(created.clone());
+        created
+    }
+
+    /// Every family, in creation order.
+    pub fn families(&self) -> Vec<Arc<HistogramFamily>> {
+        self.families.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 

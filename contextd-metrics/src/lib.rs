@@ -56,8 +56,10 @@ pub use contextd_metrics_catalog::{
     Catalog, ComponentSpec, InstrumentKind, InstrumentSpec, LabelSpec, LabelValues, OperationShape,
     SelfMetric, ValueType,
 };
-pub use global::{Binder, MetersCell, bind_global, bind_global_meters, on_bind, unbind_global_meters};
-pub use meters::CatalogInstrument;
+pub use global::{
+    Binder, MetersCell, bind_global, bind_global_meters, bind_global_with, on_bind, unbind_global_meters,
+};
+pub use meters::{CatalogInstrument, Destination};
 pub use skill_success::SkillSuccessTracker;
 
 // Generated code names this crate `::contextd_metrics`, inside it too (contextd's catalog).
@@ -181,7 +183,7 @@ pub mod __private {
     use crate::callsite::ErrorType;
     pub use crate::callsite::{Op, OpSite, Outcome, SiteSpec, Status};
     pub use crate::global::MetersCell;
-    pub use crate::meters::CatalogInstrument;
+    pub use crate::meters::{CatalogInstrument, Destination};
     pub use contextd_metrics_catalog as model;
     pub use opentelemetry;
     pub use opentelemetry::context::FutureExt;

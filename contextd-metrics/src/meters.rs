@@ -5,12 +5,30 @@ use contextd_metrics_catalog::InstrumentSpec;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 
 use crate::checked::{CheckedCounter, CheckedHistogram};
+use crate::histogram::HistogramStore;
 
-/// An OpenTelemetry instrument type that a catalog entry is built into; the generator picks the
-/// type from the entry's kind and value type.
+/// Where a catalog's instruments record: an OpenTelemetry meter, and the striped histograms of a
+/// `contextd_telemetry` pipeline when bound through it (float histograms then record there).
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    /// The meter counters (and histograms without a store) are created on.
+    pub meter: &'a Meter,
+    /// The pipeline's striped histograms.
+    pub histograms: Option<&'a HistogramStore>,
+}
+
+impl<'a> Destination<'a> {
+    /// Everything on `meter`.
+    pub fn meter(meter: &'a Meter) -> Self {
+        Self { meter, histograms: None }
+    }
+}
+
+/// An instrument type that a catalog entry is built into; the generator picks the type from the
+/// entry's kind and value type.
 pub trait CatalogInstrument: Sized {
-    /// Creates the instrument on `meter` with the entry's name, unit, description (and buckets).
-    fn build(meter: &Meter, spec: &'static InstrumentSpec) -> Self;
+    /// Creates the instrument with the entry's name, unit, description (and buckets).
+    fn build(destination: &Destination<'_>, spec: &'static InstrumentSpec) -> Self;
 }
 
 /// Bucket boundaries of a histogram entry; the catalog tests guarantee every histogram has them,
@@ -20,13 +38,15 @@ fn boundaries(spec: &InstrumentSpec) -> Vec<f64> {
 }
 
 impl CatalogInstrument for Counter<u64> {
-    fn build(meter: &Meter, spec: &'static InstrumentSpec) -> Self {
+    fn build(destination: &Destination<'_>, spec: &'static InstrumentSpec) -> Self {
+        let meter = destination.meter;
         meter.u64_counter(spec.name).with_unit(spec.unit).with_description(spec.description).build()
     }
 }
 
 impl CatalogInstrument for CheckedCounter {
-    fn build(meter: &Meter, spec: &'static InstrumentSpec) -> Self {
+    fn build(destination: &Destination<'_>, spec: &'static InstrumentSpec) -> Self {
+        let meter = destination.meter;
         let counter =
             meter.f64_counter(spec.name).with_unit(spec.unit).with_description(spec.description).build();
         CheckedCounter::new(counter, spec.name)
@@ -34,7 +54,8 @@ impl CatalogInstrument for CheckedCounter {
 }
 
 impl CatalogInstrument for Histogram<u64> {
-    fn build(meter: &Meter, spec: &'static InstrumentSpec) -> Self {
+    fn build(destination: &Destination<'_>, spec: &'static InstrumentSpec) -> Self {
+        let meter = destination.meter;
         meter
             .u64_histogram(spec.name)
             .with_unit(spec.unit)
@@ -45,13 +66,17 @@ impl CatalogInstrument for Histogram<u64> {
 }
 
 impl CatalogInstrument for CheckedHistogram {
-    fn build(meter: &Meter, spec: &'static InstrumentSpec) -> Self {
+    fn build(destination: &Destination<'_>, spec: &'static InstrumentSpec) -> Self {
+        if let Some(store) = destination.histograms {
+            return CheckedHistogram::striped(store.family(spec));
+        }
+        let meter = destination.meter;
         let histogram = meter
             .f64_histogram(spec.name)
             .with_unit(spec.unit)
             .with_description(spec.description)
             .with_boundaries(boundaries(spec))
             .build();
-        CheckedHistogram::new(histogram, spec.name)
+        CheckedHistogram::sdk(histogram, spec.name)
     }
 }

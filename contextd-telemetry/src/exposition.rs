@@ -12,16 +12,17 @@ use std::fmt::{Display, Write as _};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 
+use crate::histograms::Collected;
 use crate::naming::{SeriesKind, prometheus_name, sanitize_label_name};
 
 /// Writes every metric of `metrics` to `out` in Prometheus text format, for people to read.
-pub(crate) fn render(metrics: &ResourceMetrics, out: &mut String) {
-    render_scopes(metrics, false, out);
+pub(crate) fn render(metrics: &ResourceMetrics, histograms: &Collected, out: &mut String) {
+    render_scopes(metrics, histograms, false, out);
 }
 
 /// Writes `target_info` and every metric of `metrics`, with scope labels, for scrapers.
 #[cfg(feature = "prometheus")]
-pub(crate) fn render_for_pull(metrics: &ResourceMetrics, out: &mut String) {
+pub(crate) fn render_for_pull(metrics: &ResourceMetrics, histograms: &Collected, out: &mut String) {
     let mut resource: Vec<KeyValue> =
         metrics.resource().iter().map(|(key, value)| KeyValue::new(key.clone(), value.clone())).collect();
     resource.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
@@ -29,19 +30,15 @@ pub(crate) fn render_for_pull(metrics: &ResourceMetrics, out: &mut String) {
         header(out, "target_info", "Target metadata", "gauge");
         sample(out, "target_info", "", &resource.iter().collect::<Vec<_>>(), &[], None, 1u64);
     }
-    render_scopes(metrics, true, out);
+    render_scopes(metrics, histograms, true, out);
 }
 
-fn render_scopes(metrics: &ResourceMetrics, scope_labels: bool, out: &mut String) {
+/// The SDK's metrics scope by scope, the striped histograms with the scope they belong to.
+fn render_scopes(metrics: &ResourceMetrics, histograms: &Collected, scope_labels: bool, out: &mut String) {
+    let mut histograms_written = false;
     for scope_metrics in metrics.scope_metrics() {
         let scope = scope_metrics.scope();
-        let mut labels = Vec::new();
-        if scope_labels {
-            labels.push(("otel_scope_name", scope.name()));
-            if let Some(version) = scope.version().filter(|v| !v.is_empty()) {
-                labels.push(("otel_scope_version", version));
-            }
-        }
+        let labels = scope_labels_of(scope_labels, scope.name(), scope.version());
         for metric in scope_metrics.metrics() {
             match metric.data() {
                 AggregatedMetrics::F64(data) => render_metric(metric, data, &labels, out),
@@ -49,7 +46,75 @@ fn render_scopes(metrics: &ResourceMetrics, scope_labels: bool, out: &mut String
                 AggregatedMetrics::I64(data) => render_metric(metric, data, &labels, out),
             }
         }
+        if scope.name() == histograms.scope && !histograms_written {
+            render_striped(histograms, &labels, out);
+            histograms_written = true;
+        }
     }
+    if !histograms_written {
+        render_striped(histograms, &scope_labels_of(scope_labels, histograms.scope, None), out);
+    }
+}
+
+fn scope_labels_of<'a>(
+    wanted: bool,
+    name: &'a str,
+    version: Option<&'a str>,
+) -> Vec<(&'static str, &'a str)> {
+    let mut labels = Vec::new();
+    if wanted {
+        labels.push(("otel_scope_name", name));
+        if let Some(version) = version.filter(|v| !v.is_empty()) {
+            labels.push(("otel_scope_version", version));
+        }
+    }
+    labels
+}
+
+fn render_striped(histograms: &Collected, extra: &Extra<'_>, out: &mut String) {
+    for family in &histograms.families {
+        let spec = family.family.spec;
+        let name = prometheus_name(spec.name, &Collected::unit(&family.family), SeriesKind::Histogram);
+        header(out, &name, spec.description, "histogram");
+        for (series, snapshot) in &family.series {
+            let attributes: Vec<&KeyValue> = series.attributes.iter().collect();
+            let point = Point {
+                bounds: series.data.bounds(),
+                bucket_counts: &snapshot.bucket_counts,
+                count: snapshot.count,
+                sum: snapshot.sum,
+            };
+            histogram_point(out, &name, &attributes, extra, &point);
+        }
+    }
+}
+
+/// One histogram point, from the SDK or ours.
+struct Point<'a, T> {
+    bounds: &'a [f64],
+    bucket_counts: &'a [u64],
+    count: u64,
+    sum: T,
+}
+
+fn histogram_point<T: Sample>(
+    out: &mut String,
+    name: &str,
+    attributes: &[&KeyValue],
+    extra: &Extra<'_>,
+    point: &Point<'_, T>,
+) {
+    let mut cumulative = 0u64;
+    let mut buf = String::new();
+    for (bound, count) in point.bounds.iter().zip(point.bucket_counts) {
+        cumulative += count;
+        buf.clear();
+        bound.write(&mut buf);
+        sample(out, name, "_bucket", attributes, extra, Some(&buf), cumulative);
+    }
+    sample(out, name, "_bucket", attributes, extra, Some("+Inf"), point.count);
+    sample(out, name, "_sum", attributes, extra, None, point.sum);
+    sample(out, name, "_count", attributes, extra, None, point.count);
 }
 
 /// A recorded number, written the way Prometheus parses it.
@@ -97,18 +162,15 @@ fn render_metric<T: Sample>(metric: &Metric, data: &MetricData<T>, extra: &Extra
             let name = prometheus_name(metric.name(), unit, SeriesKind::Histogram);
             header(out, &name, metric.description(), "histogram");
             for point in histogram.data_points() {
-                let attributes = sorted(point.attributes());
-                let mut cumulative = 0u64;
-                let mut buf = String::new();
-                for (bound, count) in point.bounds().zip(point.bucket_counts()) {
-                    cumulative += count;
-                    buf.clear();
-                    bound.write(&mut buf);
-                    sample(out, &name, "_bucket", &attributes, extra, Some(&buf), cumulative);
-                }
-                sample(out, &name, "_bucket", &attributes, extra, Some("+Inf"), point.count());
-                sample(out, &name, "_sum", &attributes, extra, None, point.sum());
-                sample(out, &name, "_count", &attributes, extra, None, point.count());
+                let bounds: Vec<f64> = point.bounds().collect();
+                let bucket_counts: Vec<u64> = point.bucket_counts().collect();
+                let point_data = Point {
+                    bounds: &bounds,
+                    bucket_counts: &bucket_counts,
+                    count: point.count(),
+                    sum: point.sum(),
+                };
+                histogram_point(out, &name, &sorted(point.attributes()), extra, &point_data);
             }
         }
         MetricData::ExponentialHistogram(_) => {

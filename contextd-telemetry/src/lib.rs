@@ -34,12 +34,15 @@ mod error;
 mod exposition;
 mod globals;
 mod guard;
+mod histograms;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 mod masking;
 mod metrics;
 pub mod naming;
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
+mod otlp_metrics;
 mod overflow;
 #[cfg(feature = "profiling")]
 #[cfg_attr(docsrs, doc(cfg(feature = "profiling")))]
@@ -124,6 +127,7 @@ fn start(config: &TelemetryConfig, claim: globals::Claim) -> Result<TelemetryGua
     let globals = claim.install(
         config.catalog.namespace,
         &metrics.provider,
+        &metrics.histograms,
         &tracer_provider,
         tracer,
         &config.propagators,

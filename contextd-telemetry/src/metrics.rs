@@ -9,22 +9,27 @@ use opentelemetry_sdk::metrics::{
     Instrument, InstrumentKind, PeriodicReader, SdkMeterProvider, Stream, Temporality,
 };
 
-use crate::config::{MetricsExporter, OtlpSignalConfig, TelemetryConfig};
+use crate::config::{MetricsExporter, TelemetryConfig};
 use crate::console::ConsoleMetricExporter;
 use crate::error::TelemetryError;
+use crate::histograms::StripedHistograms;
 use crate::naming::{SeriesKind, catalog_wire_unit};
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
+use crate::otlp_metrics::OtlpMetricExporter;
 use crate::overflow::OverflowWatch;
 #[cfg(feature = "prometheus")]
 use crate::prometheus::PrometheusEndpoint;
 use crate::report::{ExportReport, ReportingMetrics};
-use crate::transport::OtlpMetricExporter;
 use crate::transport::Transport;
+#[cfg(not(any(feature = "otlp-http", feature = "grpc")))]
+use crate::unavailable::Unavailable as OtlpMetricExporter;
 #[cfg(not(feature = "prometheus"))]
 use crate::unavailable::Unavailable as PrometheusEndpoint;
 
-/// The meter provider and what serves it.
+/// The meter provider, the striped histograms recorded beside it, and what serves both.
 pub(crate) struct MetricsPipeline {
     pub(crate) provider: SdkMeterProvider,
+    pub(crate) histograms: Arc<StripedHistograms>,
     pub(crate) prometheus: Option<PrometheusEndpoint>,
 }
 
@@ -38,13 +43,14 @@ pub(crate) fn build(
         .with_resource(crate::resource::metrics_resource(config))
         .with_view(catalog_unit_view(config.catalog));
     let interval = config.metric_export_interval;
+    let histograms = Arc::new(StripedHistograms::new(config.catalog.namespace));
     let (provider, prometheus) = match config.metrics_exporter {
         MetricsExporter::Otlp | MetricsExporter::Console => {
             let inner = match config.metrics_exporter {
                 MetricsExporter::Otlp => {
-                    MetricExporterKind::Otlp(otlp_exporter(&config.otlp_metrics, transport, report)?)
+                    MetricExporterKind::Otlp(otlp_exporter(config, transport, report, &histograms)?)
                 }
-                _ => MetricExporterKind::Console(ConsoleMetricExporter),
+                _ => MetricExporterKind::Console(ConsoleMetricExporter { histograms: histograms.clone() }),
             };
             let exporter = ReportingMetrics { inner, report: report.clone(), overflow: overflow.clone() };
             (
@@ -68,6 +74,7 @@ pub(crate) fn build(
                 &config.prometheus_host,
                 config.prometheus_port,
                 config.prometheus_server,
+                histograms.clone(),
                 overflow.clone(),
                 report.clone(),
             )?;
@@ -75,7 +82,7 @@ pub(crate) fn build(
         }
         MetricsExporter::None => (builder.build(), None),
     };
-    Ok(MetricsPipeline { provider, prometheus })
+    Ok(MetricsPipeline { provider, histograms, prometheus })
 }
 
 /// The push exporters, as one type so one reader chain serves both.
@@ -118,7 +125,7 @@ impl PushMetricExporter for MetricExporterKind {
 
 /// Sends catalog units in the form that keeps catalog names exact on every Prometheus-style
 /// backend (see [`crate::naming::catalog_wire_unit`]); every other instrument is untouched.
-fn catalog_unit_view(
+pub(crate) fn catalog_unit_view(
     catalog: &'static contextd_metrics::Catalog,
 ) -> impl Fn(&Instrument) -> Option<Stream> + Send + Sync + 'static {
     move |instrument| {
@@ -133,16 +140,22 @@ fn catalog_unit_view(
     }
 }
 
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
 fn otlp_exporter(
-    signal: &OtlpSignalConfig,
+    config: &TelemetryConfig,
     transport: &Transport,
     report: &Arc<ExportReport>,
+    histograms: &Arc<StripedHistograms>,
 ) -> Result<OtlpMetricExporter, TelemetryError> {
-    crate::transport::otlp_exporter!(
-        OtlpMetricExporter,
-        crate::report::Signal::Metrics.as_str(),
-        signal,
-        transport,
-        report
-    )
+    OtlpMetricExporter::new(config, transport, report, histograms.clone())
+}
+
+#[cfg(not(any(feature = "otlp-http", feature = "grpc")))]
+fn otlp_exporter(
+    _: &TelemetryConfig,
+    _: &Transport,
+    _: &Arc<ExportReport>,
+    _: &Arc<StripedHistograms>,
+) -> Result<OtlpMetricExporter, TelemetryError> {
+    Err(crate::error::feature_needed(crate::report::Signal::Metrics.as_str(), "OTLP export", "otlp-http"))
 }

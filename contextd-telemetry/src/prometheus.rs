@@ -17,6 +17,7 @@ use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
 
 use crate::error::TelemetryError;
+use crate::histograms::StripedHistograms;
 use crate::overflow::OverflowWatch;
 use crate::report::ExportReport;
 use crate::serve::{HttpServer, Limits};
@@ -70,6 +71,7 @@ impl MetricReader for SharedReader {
 #[derive(Debug, Clone)]
 pub struct PrometheusHandler {
     reader: SharedReader,
+    histograms: Arc<StripedHistograms>,
     overflow: Arc<OverflowWatch>,
     report: Arc<ExportReport>,
 }
@@ -89,7 +91,11 @@ impl PrometheusHandler {
         collected.map_err(|e| format!("collecting metrics failed: {e}"))?;
         self.overflow.check(&metrics);
         let mut text = String::new();
-        crate::exposition::render_for_pull(&metrics, &mut text);
+        crate::exposition::render_for_pull(
+            &metrics,
+            &self.histograms.collect(Temporality::Cumulative),
+            &mut text,
+        );
         Ok(text)
     }
 
@@ -136,11 +142,12 @@ impl PrometheusEndpoint {
         host: &str,
         port: u16,
         listen: bool,
+        histograms: Arc<StripedHistograms>,
         overflow: Arc<OverflowWatch>,
         report: Arc<ExportReport>,
     ) -> Result<(SharedReader, Self), TelemetryError> {
         let reader = SharedReader(Arc::new(ManualReader::builder().build()));
-        let handler = PrometheusHandler { reader: reader.clone(), overflow, report };
+        let handler = PrometheusHandler { reader: reader.clone(), histograms, overflow, report };
         if !listen {
             return Ok((reader, Self { handler, server: None }));
         }

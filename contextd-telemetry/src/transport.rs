@@ -30,11 +30,11 @@ use crate::error::TelemetryError;
 use crate::report::ExportReport;
 
 #[cfg(not(any(feature = "otlp-http", feature = "grpc")))]
-pub(crate) use crate::unavailable::{Unavailable as OtlpMetricExporter, Unavailable as OtlpSpanExporter};
+pub(crate) use crate::unavailable::Unavailable as OtlpSpanExporter;
 /// The OTLP exporters, or stand-ins when the build has no OTLP transport (`init` then refuses
 /// `OTEL_*_EXPORTER=otlp` and names the feature).
 #[cfg(any(feature = "otlp-http", feature = "grpc"))]
-pub(crate) use opentelemetry_otlp::{MetricExporter as OtlpMetricExporter, SpanExporter as OtlpSpanExporter};
+pub(crate) use opentelemetry_otlp::SpanExporter as OtlpSpanExporter;
 
 /// Applies one signal's OTLP/HTTP settings to an exporter builder (metrics and spans alike).
 #[cfg(feature = "otlp-http")]
@@ -121,7 +121,7 @@ impl HttpClient for ExplainingClient {
 
 /// A failed request in words: refused, timed out, or the innermost error's own text.
 #[cfg(feature = "otlp-http")]
-fn cause(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut innermost = error;
     let mut timed_out = false;
     let mut current = Some(error);
@@ -189,6 +189,16 @@ impl Transport {
                 signal: "otlp",
                 message: format!("building the HTTP client: {e}"),
             })
+    }
+
+    /// The private gRPC runtime's handle, to run requests on from the SDK's threads.
+    #[cfg(feature = "grpc")]
+    pub(crate) fn grpc_handle(&self) -> Result<tokio::runtime::Handle, TelemetryError> {
+        drop(self.enter_grpc()?);
+        self.runtime.get().map(|runtime| runtime.handle().clone()).ok_or_else(|| TelemetryError::Runtime {
+            what: "the gRPC runtime",
+            source: std::io::Error::other("the runtime was not stored"),
+        })
     }
 
     /// Enters the private gRPC runtime (started on first use) while an exporter is built.

@@ -40,6 +40,7 @@ const MALFORMED: &[(&str, &str, &str)] = &[
     ("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", "/etc/hostname", "at least one certificate"),
     ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/nonexistent/ca.pem", "PEM file"),
     ("OTEL_METRIC_EXPORT_INTERVAL", "1m", "milliseconds"),
+    ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "monthly", "`cumulative`, `delta` or `lowmemory`"),
     ("OTEL_EXPORTER_PROMETHEUS_PORT", "70000", "TCP port"),
     ("OTEL_TRACES_SAMPLER", "sometimes", "`always_on`"),
     ("OTEL_TRACES_SAMPLER_ARG", "1.5", "ratio between 0 and 1"),

@@ -55,6 +55,7 @@ variables! {
     OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
     OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
     OTEL_METRIC_EXPORT_INTERVAL,
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
     OTEL_EXPORTER_PROMETHEUS_HOST,
     OTEL_EXPORTER_PROMETHEUS_PORT,
     OTEL_TRACES_SAMPLER,
@@ -357,6 +358,18 @@ impl TelemetryConfig {
             metric_export_interval: env
                 .positive_millis(OTEL_METRIC_EXPORT_INTERVAL)?
                 .unwrap_or(Duration::from_millis(60_000)),
+            metrics_temporality: env
+                .parse(
+                    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+                    "`cumulative`, `delta` or `lowmemory`",
+                    |v| match v.to_ascii_lowercase().as_str() {
+                        "cumulative" => Some(opentelemetry_sdk::metrics::Temporality::Cumulative),
+                        "delta" => Some(opentelemetry_sdk::metrics::Temporality::Delta),
+                        "lowmemory" => Some(opentelemetry_sdk::metrics::Temporality::LowMemory),
+                        _ => None,
+                    },
+                )?
+                .unwrap_or_default(),
             prometheus_host: env.get(OTEL_EXPORTER_PROMETHEUS_HOST).unwrap_or_else(|| "127.0.0.1".to_owned()),
             prometheus_port: env
                 .parse(OTEL_EXPORTER_PROMETHEUS_PORT, "a TCP port number from 0 to 65535", |v| {

@@ -170,6 +170,9 @@ pub struct TelemetryConfig {
     pub(crate) otlp_metrics: OtlpSignalConfig,
     pub(crate) otlp_traces: OtlpSignalConfig,
     pub(crate) metric_export_interval: Duration,
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`: what OTLP exports send.
+    #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "OTLP only"))]
+    pub(crate) metrics_temporality: opentelemetry_sdk::metrics::Temporality,
     pub(crate) prometheus_host: String,
     pub(crate) prometheus_port: u16,
     pub(crate) prometheus_server: bool,
