@@ -26,6 +26,9 @@ use crate::histograms::{Collected, StripedHistograms};
 use crate::report::ExportReport;
 use crate::transport::Transport;
 
+/// The signal's name in messages.
+const SIGNAL: &str = crate::report::Signal::Metrics.as_str();
+
 /// Attempts after the first, for answers that say "try again" (as the exporter this replaces).
 const RETRIES: u32 = 3;
 /// The first backoff; it doubles per attempt.
@@ -64,17 +67,13 @@ impl OtlpMetricExporter {
             #[cfg(not(feature = "otlp-http"))]
             crate::config::OtlpProtocol::HttpProtobuf => {
                 let _ = (transport, report);
-                return Err(crate::error::feature_needed("metrics", "OTLP over HTTP", "otlp-http"));
+                return Err(crate::error::feature_needed(SIGNAL, "OTLP over HTTP", "otlp-http"));
             }
             #[cfg(feature = "grpc")]
             crate::config::OtlpProtocol::Grpc => Sender::Grpc(GrpcSender::new(signal, transport)?),
             #[cfg(not(feature = "grpc"))]
             crate::config::OtlpProtocol::Grpc => {
-                return Err(crate::error::feature_needed(
-                    "metrics",
-                    "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
-                    "grpc",
-                ));
+                return Err(crate::error::feature_needed(SIGNAL, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "grpc"));
             }
         };
         Ok(Self { sender, histograms, temporality: config.metrics_temporality, timeout: signal.timeout })
@@ -226,7 +225,7 @@ impl HttpSender {
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &signal.headers {
             let invalid = |what: &str| TelemetryError::Exporter {
-                signal: "metrics",
+                signal: SIGNAL,
                 // Never the value itself: it is usually a secret.
                 message: format!("header {name:?} is not a valid HTTP header {what}"),
             };
@@ -305,7 +304,7 @@ impl GrpcSender {
         use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
         let runtime = transport.enter_grpc()?;
         let failed = |message: String| TelemetryError::Exporter {
-            signal: "metrics",
+            signal: SIGNAL,
             message: crate::masking::scrub_url(&message, &signal.endpoint),
         };
         let channel = tonic::transport::Endpoint::from_shared(signal.endpoint.clone())
@@ -313,11 +312,14 @@ impl GrpcSender {
             .timeout(signal.timeout)
             .connect_timeout(signal.timeout.min(Duration::from_secs(5)))
             .connect_lazy();
+        #[cfg_attr(not(feature = "gzip"), allow(unused_mut))]
         let mut client = MetricsServiceClient::new(channel);
+        // Without the `gzip` feature, gzip is refused at validation.
+        #[cfg(feature = "gzip")]
         if signal.compression == crate::config::OtlpCompression::Gzip {
             client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
         }
-        let metadata = crate::transport::grpc_metadata(&signal.headers, "metrics")?;
+        let metadata = crate::transport::grpc_metadata(&signal.headers, SIGNAL)?;
         drop(runtime);
         Ok(Self { client, metadata, runtime: transport.grpc_handle()? })
     }
