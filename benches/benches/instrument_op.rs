@@ -62,9 +62,9 @@ struct OpLabels {
 fn per_call(c: &mut Criterion) {
     let provider = SdkMeterProvider::builder().with_reader(ManualReader::builder().build()).build();
     let meter = provider.meter(contextd_metrics::contextd::CATALOG.namespace);
-    // Bound as contextd_telemetry binds: float histograms into a pipeline's striped histograms.
-    let histograms = std::sync::Arc::new(contextd_metrics::histogram::HistogramStore::new());
-    contextd_metrics::bind_global_with(&meter, None, Some(histograms.clone()));
+    // Bound as contextd_telemetry binds: counters and float histograms into a pipeline's striped series.
+    let store = std::sync::Arc::new(contextd_metrics::striped::SeriesStore::new());
+    contextd_metrics::bind_global_with(&meter, None, Some(store.clone()));
     // The hand-written peers record on the SDK's own instruments.
     let meters = contextd_metrics::contextd::Meters::new(&meter);
 
@@ -107,7 +107,7 @@ fn per_call(c: &mut Criterion) {
     // nothing): what most calls cost in a service that samples a share of its requests.
     let tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let tracer = opentelemetry::trace::TracerProvider::tracer(&tracer_provider, "contextd");
-    contextd_metrics::bind_global_with(&meter, Some(tracer), Some(histograms.clone()));
+    contextd_metrics::bind_global_with(&meter, Some(tracer), Some(store.clone()));
     let unsampled = opentelemetry::trace::SpanContext::new(
         opentelemetry::trace::TraceId::from(7u128),
         opentelemetry::trace::SpanId::from(7u64),
@@ -120,7 +120,7 @@ fn per_call(c: &mut Criterion) {
         .bench_function("instrument_op (+ span in an unsampled trace)", |b| b.iter(|| wrapped(black_box(1))));
     drop(_parent);
     group.finish();
-    sampled_spans(c, &meter, &meters, &histograms);
+    sampled_spans(c, &meter, &meters, &store);
     contextd_metrics::unbind_global_meters();
 }
 
@@ -153,14 +153,14 @@ fn sampled_spans(
     c: &mut Criterion,
     meter: &opentelemetry::metrics::Meter,
     meters: &contextd_metrics::contextd::Meters,
-    histograms: &std::sync::Arc<contextd_metrics::histogram::HistogramStore>,
+    store: &std::sync::Arc<contextd_metrics::striped::SeriesStore>,
 ) {
     use tracing_subscriber::layer::SubscriberExt as _;
     // The SDK's default sampler (parent-based, always on): every root call is sampled.
     let provider =
         opentelemetry_sdk::trace::SdkTracerProvider::builder().with_span_processor(DropSpans).build();
     let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "contextd");
-    contextd_metrics::bind_global_with(meter, Some(tracer.clone()), Some(histograms.clone()));
+    contextd_metrics::bind_global_with(meter, Some(tracer.clone()), Some(store.clone()));
     let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
     // Global, so the second thread of the two-thread runs sees it too.
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this bench binary");

@@ -108,7 +108,7 @@ fn histograms(c: &mut Criterion) {
     let prometheus =
         PromHistogram::new(contextd_metrics::contextd::buckets::DURATION_SECONDS.iter().copied());
 
-    let striped = contextd_metrics::histogram::AtomicHistogram::new(
+    let striped = contextd_metrics::striped::AtomicHistogram::new(
         contextd_metrics::contextd::buckets::DURATION_SECONDS,
     );
 

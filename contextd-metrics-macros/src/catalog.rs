@@ -170,7 +170,7 @@ fn meters(catalog: &Catalog, instrument_const: &dyn Fn(&InstrumentSpec) -> syn::
     let specs: Vec<&InstrumentSpec> = catalog.instruments.iter().filter(|s| s.is_synchronous()).collect();
     let field_type = |spec: &InstrumentSpec| match (spec.kind, spec.value_type) {
         (InstrumentKind::Counter, ValueType::F64) => quote!(::contextd_metrics::CheckedCounter),
-        (InstrumentKind::Counter, _) => quote!(#p::opentelemetry::metrics::Counter<u64>),
+        (InstrumentKind::Counter, _) => quote!(::contextd_metrics::CatalogCounter),
         (InstrumentKind::Histogram, ValueType::F64) => quote!(::contextd_metrics::CheckedHistogram),
         (_, _) => quote!(#p::opentelemetry::metrics::Histogram<u64>),
     };

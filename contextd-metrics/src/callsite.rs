@@ -18,13 +18,13 @@ use std::time::{Duration, SystemTime};
 use contextd_metrics_catalog::{
     InstrumentSpec, LabelSource, OTHER_ERROR_TYPE, OperationShape, STATUS_VALUES,
 };
-use opentelemetry::metrics::{BoundCounter, Counter};
 use opentelemetry::trace::{Span as _, SpanBuilder, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
 
 use crate::checked::{CheckedBoundHistogram, CheckedHistogram};
 use crate::clock::{self, Ticks};
+use crate::counter::{BoundCatalogCounter, CatalogCounter};
 use crate::global::{Binding, binding};
 use crate::meters::{CatalogInstrument, Destination};
 use crate::skill_success::SkillSuccessTracker;
@@ -133,7 +133,7 @@ impl<H> PerStatus<H> {
 /// The bound handles of one combination of argument labels (none for most components).
 struct Handles {
     arguments: [Box<str>; 2],
-    counter: Option<PerStatus<BoundCounter<u64>>>,
+    counter: Option<PerStatus<BoundCatalogCounter>>,
     duration: PerStatus<CheckedBoundHistogram>,
 }
 
@@ -150,9 +150,9 @@ enum Targets {
 
 /// The instruments of one site on one binding's meter.
 struct Instruments {
-    counter: Option<Counter<u64>>,
+    counter: Option<CatalogCounter>,
     duration: CheckedHistogram,
-    errors: Option<Counter<u64>>,
+    errors: Option<CatalogCounter>,
 }
 
 /// One binding's handles of one site.
@@ -284,9 +284,9 @@ impl OpSite {
     fn rebuild(&'static self, generation: u64, destination: Destination<'static>) -> &'static SiteHandles {
         let shape = &self.spec.shape;
         let instruments = Instruments {
-            counter: shape.counter.map(|spec| Counter::build(&destination, spec)),
+            counter: shape.counter.map(|spec| CatalogCounter::build(&destination, spec)),
             duration: CheckedHistogram::build(&destination, shape.duration),
-            errors: shape.errors.map(|spec| Counter::build(&destination, spec)),
+            errors: shape.errors.map(|spec| CatalogCounter::build(&destination, spec)),
         };
         let targets = if shape.arguments.is_empty() {
             Targets::Fixed(self.bind(&instruments, ["", ""]))

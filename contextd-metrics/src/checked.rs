@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use contextd_metrics_catalog::self_metrics::labels::REFUSED_REASON;
 use opentelemetry::KeyValue;
 
-use crate::histogram::{HistogramFamily, HistogramSeries};
+use crate::striped::{AtomicCounter, AtomicHistogram, Family, Series};
 use opentelemetry::metrics::{BoundCounter, BoundHistogram, Counter, Histogram};
 
 /// Why a value was refused: the `reason` values of the refused-measurements self-metric (nan,
@@ -80,36 +80,63 @@ pub fn refused_measurements() -> Vec<(&'static str, &'static str, u64)> {
 }
 
 /// A float counter of the catalog that refuses NaN, infinite and negative increments.
+///
+/// Bound through `contextd_telemetry`, it adds into the pipeline's striped counters
+/// ([`crate::striped`]); built on a plain meter (`Meters::new`), into that meter's SDK counter.
 #[derive(Clone, Debug)]
 pub struct CheckedCounter {
-    inner: Counter<f64>,
+    inner: CounterTarget,
     refused: &'static Refused,
 }
 
+#[derive(Clone, Debug)]
+enum CounterTarget {
+    Sdk(Counter<f64>),
+    Striped(Arc<Family<AtomicCounter>>),
+}
+
 impl CheckedCounter {
-    pub(crate) fn new(inner: Counter<f64>, name: &'static str) -> Self {
-        Self { inner, refused: refused_for(name) }
+    pub(crate) fn sdk(inner: Counter<f64>, name: &'static str) -> Self {
+        Self { inner: CounterTarget::Sdk(inner), refused: refused_for(name) }
+    }
+
+    pub(crate) fn striped(family: Arc<Family<AtomicCounter>>) -> Self {
+        let refused = refused_for(family.spec.name);
+        Self { inner: CounterTarget::Striped(family), refused }
     }
 
     /// Adds `value` unless it is NaN, infinite or negative (then it is counted as refused).
     #[inline]
     pub fn add(&self, value: f64, attributes: &[KeyValue]) {
         if accept(self.refused, value) {
-            self.inner.add(value, attributes);
+            match &self.inner {
+                CounterTarget::Sdk(counter) => counter.add(value, attributes),
+                CounterTarget::Striped(family) => family.series(attributes).data.add_f64(value + 0.0),
+            }
         }
     }
 
     /// A handle bound to `attributes` whose adds are checked the same way.
     pub fn bind(&self, attributes: &[KeyValue]) -> CheckedBoundCounter {
-        CheckedBoundCounter { inner: self.inner.bind(attributes), refused: self.refused }
+        let inner = match &self.inner {
+            CounterTarget::Sdk(counter) => BoundCounterTarget::Sdk(counter.bind(attributes)),
+            CounterTarget::Striped(family) => BoundCounterTarget::Striped(family.series(attributes)),
+        };
+        CheckedBoundCounter { inner, refused: self.refused }
     }
 }
 
 /// A bound [`CheckedCounter`].
 #[derive(Clone, Debug)]
 pub struct CheckedBoundCounter {
-    inner: BoundCounter<f64>,
+    inner: BoundCounterTarget,
     refused: &'static Refused,
+}
+
+#[derive(Clone, Debug)]
+enum BoundCounterTarget {
+    Sdk(BoundCounter<f64>),
+    Striped(Arc<Series<AtomicCounter>>),
 }
 
 impl CheckedBoundCounter {
@@ -117,7 +144,10 @@ impl CheckedBoundCounter {
     #[inline]
     pub fn add(&self, value: f64) {
         if accept(self.refused, value) {
-            self.inner.add(value);
+            match &self.inner {
+                BoundCounterTarget::Sdk(counter) => counter.add(value),
+                BoundCounterTarget::Striped(series) => series.data.add_f64(value + 0.0),
+            }
         }
     }
 }
@@ -136,7 +166,7 @@ pub struct CheckedHistogram {
 #[derive(Clone, Debug)]
 enum HistogramTarget {
     Sdk(Histogram<f64>),
-    Striped(Arc<HistogramFamily>),
+    Striped(Arc<Family<AtomicHistogram>>),
 }
 
 impl CheckedHistogram {
@@ -144,7 +174,7 @@ impl CheckedHistogram {
         Self { inner: HistogramTarget::Sdk(inner), refused: refused_for(name) }
     }
 
-    pub(crate) fn striped(family: Arc<HistogramFamily>) -> Self {
+    pub(crate) fn striped(family: Arc<Family<AtomicHistogram>>) -> Self {
         let refused = refused_for(family.spec.name);
         Self { inner: HistogramTarget::Striped(family), refused }
     }
@@ -180,7 +210,7 @@ pub struct CheckedBoundHistogram {
 #[derive(Clone, Debug)]
 enum BoundTarget {
     Sdk(BoundHistogram<f64>),
-    Striped(Arc<HistogramSeries>),
+    Striped(Arc<Series<AtomicHistogram>>),
 }
 
 impl CheckedBoundHistogram {

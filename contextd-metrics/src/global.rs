@@ -15,8 +15,8 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::trace::SdkTracer;
 
-use crate::histogram::HistogramStore;
 use crate::meters::Destination;
+use crate::striped::SeriesStore;
 
 /// A meter of a no-op provider: what handles are built on before telemetry is initialised.
 static UNBOUND: LazyLock<Meter> =
@@ -29,8 +29,8 @@ struct BoundMeters {
     generation: u64,
     meter: Meter,
     tracer: Option<SdkTracer>,
-    /// The pipeline's striped histograms, when the binder has them.
-    histograms: Option<Arc<HistogramStore>>,
+    /// The pipeline's striped series, when the binder has them.
+    store: Option<Arc<SeriesStore>>,
     /// A thread binding's typed handles, by the address of their `MetersCell` (a cell caches
     /// one binding; threads bound apart would otherwise rebuild it in turn).
     #[cfg(feature = "testing")]
@@ -129,7 +129,7 @@ pub(crate) fn binding() -> Binding {
 
 impl BoundMeters {
     fn destination(&'static self) -> Destination<'static> {
-        Destination { meter: &self.meter, histograms: self.histograms.as_deref() }
+        Destination { meter: &self.meter, store: self.store.as_deref() }
     }
 }
 
@@ -154,7 +154,7 @@ pub(crate) fn bind_thread(meter: &Meter) -> ThreadBinding {
         generation,
         meter: meter.clone(),
         tracer: None,
-        histograms: None,
+        store: None,
         handles: Mutex::default(),
     }));
     ThreadBinding { previous: THREAD_BOUND.with(|local| local.replace(Some(bound))) }
@@ -255,17 +255,17 @@ pub fn bind_global(meter: &Meter, tracer: Option<SdkTracer>) {
     bind_global_with(meter, tracer, None);
 }
 
-/// [`bind_global`], with float histograms recording into `histograms`, which the caller merges
-/// into its exports (what `contextd_telemetry` does).
+/// [`bind_global`], with counters and float histograms recording into `store`, whose series the
+/// caller merges into its exports (what `contextd_telemetry` does).
 #[doc(hidden)]
-pub fn bind_global_with(meter: &Meter, tracer: Option<SdkTracer>, histograms: Option<Arc<HistogramStore>>) {
+pub fn bind_global_with(meter: &Meter, tracer: Option<SdkTracer>, store: Option<Arc<SeriesStore>>) {
     let mut binders = binders();
     let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1;
     let bound = BoundMeters {
         generation,
         meter: meter.clone(),
         tracer,
-        histograms,
+        store,
         #[cfg(feature = "testing")]
         handles: Mutex::default(),
     };

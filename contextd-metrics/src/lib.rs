@@ -35,12 +35,13 @@
 mod callsite;
 mod checked;
 mod clock;
+mod counter;
 #[allow(unsafe_code)]
 mod global;
-pub mod histogram;
 mod meters;
 pub mod redact;
 mod skill_success;
+pub mod striped;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -56,6 +57,7 @@ pub use contextd_metrics_catalog::{
     Catalog, ComponentSpec, InstrumentKind, InstrumentSpec, LabelSpec, LabelValues, OperationShape,
     SelfMetric, ValueType,
 };
+pub use counter::{BoundCatalogCounter, CatalogCounter};
 pub use global::{
     Binder, MetersCell, bind_global, bind_global_meters, bind_global_with, on_bind, unbind_global_meters,
 };

@@ -2,25 +2,27 @@
 //! call sites of `#[instrument_op]` build their handles with.
 
 use contextd_metrics_catalog::InstrumentSpec;
-use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::metrics::{Histogram, Meter};
 
 use crate::checked::{CheckedCounter, CheckedHistogram};
-use crate::histogram::HistogramStore;
+use crate::counter::CatalogCounter;
+use crate::striped::SeriesStore;
 
-/// Where a catalog's instruments record: an OpenTelemetry meter, and the striped histograms of a
-/// `contextd_telemetry` pipeline when bound through it (float histograms then record there).
+/// Where a catalog's instruments record: an OpenTelemetry meter, or the striped series of a
+/// `contextd_telemetry` pipeline when bound through it.
 #[derive(Debug, Clone, Copy)]
 pub struct Destination<'a> {
-    /// The meter counters (and histograms without a store) are created on.
+    /// The meter instruments are created on when there is no store (and the ones the store
+    /// does not hold: whole-number histograms).
     pub meter: &'a Meter,
-    /// The pipeline's striped histograms.
-    pub histograms: Option<&'a HistogramStore>,
+    /// The pipeline's striped series.
+    pub store: Option<&'a SeriesStore>,
 }
 
 impl<'a> Destination<'a> {
     /// Everything on `meter`.
     pub fn meter(meter: &'a Meter) -> Self {
-        Self { meter, histograms: None }
+        Self { meter, store: None }
     }
 }
 
@@ -37,19 +39,27 @@ fn boundaries(spec: &InstrumentSpec) -> Vec<f64> {
     spec.buckets.unwrap_or_default().to_vec()
 }
 
-impl CatalogInstrument for Counter<u64> {
+impl CatalogInstrument for CatalogCounter {
     fn build(destination: &Destination<'_>, spec: &'static InstrumentSpec) -> Self {
+        if let Some(store) = destination.store {
+            return CatalogCounter::striped(store.counter(spec));
+        }
         let meter = destination.meter;
-        meter.u64_counter(spec.name).with_unit(spec.unit).with_description(spec.description).build()
+        CatalogCounter::sdk(
+            meter.u64_counter(spec.name).with_unit(spec.unit).with_description(spec.description).build(),
+        )
     }
 }
 
 impl CatalogInstrument for CheckedCounter {
     fn build(destination: &Destination<'_>, spec: &'static InstrumentSpec) -> Self {
+        if let Some(store) = destination.store {
+            return CheckedCounter::striped(store.counter(spec));
+        }
         let meter = destination.meter;
         let counter =
             meter.f64_counter(spec.name).with_unit(spec.unit).with_description(spec.description).build();
-        CheckedCounter::new(counter, spec.name)
+        CheckedCounter::sdk(counter, spec.name)
     }
 }
 
@@ -67,8 +77,8 @@ impl CatalogInstrument for Histogram<u64> {
 
 impl CatalogInstrument for CheckedHistogram {
     fn build(destination: &Destination<'_>, spec: &'static InstrumentSpec) -> Self {
-        if let Some(store) = destination.histograms {
-            return CheckedHistogram::striped(store.family(spec));
+        if let Some(store) = destination.store {
+            return CheckedHistogram::striped(store.histogram(spec));
         }
         let meter = destination.meter;
         let histogram = meter

@@ -4,7 +4,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use contextd_metrics::Destination;
 use contextd_metrics::contextd::Meters;
+use contextd_metrics::striped::SeriesStore;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -60,21 +62,26 @@ fn warm_counter_and_histogram_recording_allocates_nothing() {
     let provider = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
         .build();
-    let meters = Meters::new(&provider.meter(contextd_metrics::contextd::CATALOG.namespace));
-    const ATTRS: fn() -> [KeyValue; 2] =
-        || [KeyValue::new("operation", "create"), KeyValue::new("status", "success")];
-    let record = || {
-        meters.checkpoint_operations.add(1, &ATTRS());
-        meters.checkpoint_duration.record(0.003, &ATTRS()[..1]);
-    };
-    // The first call creates the series (that allocates, once).
-    assert!(allocations_during(record) > 0, "the counting allocator does not count");
-    let warm = allocations_during(|| {
-        for _ in 0..10_000 {
-            record();
-        }
-    });
-    assert_eq!(warm, 0, "allocations in 10 000 warm calls");
+    let meter = provider.meter(contextd_metrics::contextd::CATALOG.namespace);
+    // On the SDK's instruments, and on a telemetry pipeline's striped series.
+    let store = SeriesStore::new();
+    for store in [None, Some(&store)] {
+        let meters = Meters::on(&Destination { meter: &meter, store });
+        const ATTRS: fn() -> [KeyValue; 2] =
+            || [KeyValue::new("operation", "create"), KeyValue::new("status", "success")];
+        let record = || {
+            meters.checkpoint_operations.add(1, &ATTRS());
+            meters.checkpoint_duration.record(0.003, &ATTRS()[..1]);
+        };
+        // The first call creates the series (that allocates, once).
+        assert!(allocations_during(record) > 0, "the counting allocator does not count");
+        let warm = allocations_during(|| {
+            for _ in 0..10_000 {
+                record();
+            }
+        });
+        assert_eq!(warm, 0, "allocations in 10 000 warm calls (striped: {})", store.is_some());
+    }
     provider.shutdown().unwrap();
 }
 
@@ -84,18 +91,22 @@ fn warm_instrumented_calls_allocate_nothing() {
     let provider = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
         .build();
-    contextd_metrics::bind_global_meters(&provider.meter(contextd_metrics::contextd::CATALOG.namespace));
-    let calls = || {
-        let _ = create(false);
-        let _ = search("checkpoints");
-    };
-    assert!(allocations_during(calls) > 0, "the first calls bind their handles");
-    let warm = allocations_during(|| {
-        for _ in 0..10_000 {
-            calls();
-        }
-    });
-    assert_eq!(warm, 0, "allocations in 10 000 warm wrapped calls of each form");
+    let meter = provider.meter(contextd_metrics::contextd::CATALOG.namespace);
+    for store in [None, Some(std::sync::Arc::new(SeriesStore::new()))] {
+        let striped = store.is_some();
+        contextd_metrics::bind_global_with(&meter, None, store);
+        let calls = || {
+            let _ = create(false);
+            let _ = search("checkpoints");
+        };
+        assert!(allocations_during(calls) > 0, "the first calls bind their handles");
+        let warm = allocations_during(|| {
+            for _ in 0..10_000 {
+                calls();
+            }
+        });
+        assert_eq!(warm, 0, "allocations in 10 000 warm wrapped calls of each form (striped: {striped})");
+    }
     contextd_metrics::unbind_global_meters();
     provider.shutdown().unwrap();
 }

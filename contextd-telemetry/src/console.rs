@@ -15,7 +15,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 /// (Its outcomes and overflow checks are the `Reporting` wrapper's job, as for OTLP.)
 #[derive(Debug)]
 pub(crate) struct ConsoleMetricExporter {
-    pub(crate) histograms: std::sync::Arc<crate::histograms::StripedHistograms>,
+    pub(crate) striped: std::sync::Arc<crate::striped::StripedSeries>,
 }
 
 impl PushMetricExporter for ConsoleMetricExporter {
@@ -28,7 +28,7 @@ impl PushMetricExporter for ConsoleMetricExporter {
             .unwrap_or_default();
         let since_epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let _ = writeln!(text, "# metrics of {service} at unix time {}", since_epoch.as_secs());
-        crate::exposition::render(metrics, &self.histograms.collect(Temporality::Cumulative), &mut text);
+        crate::exposition::render(metrics, &self.striped.collect(Temporality::Cumulative), &mut text);
         std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
             opentelemetry_sdk::error::OTelSdkError::InternalFailure(format!("writing to stdout: {e}"))
         })

@@ -12,17 +12,17 @@ use std::fmt::{Display, Write as _};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 
-use crate::histograms::Collected;
 use crate::naming::{SeriesKind, prometheus_name, sanitize_label_name};
+use crate::striped::{Collected, Total};
 
 /// Writes every metric of `metrics` to `out` in Prometheus text format, for people to read.
-pub(crate) fn render(metrics: &ResourceMetrics, histograms: &Collected, out: &mut String) {
-    render_scopes(metrics, histograms, false, out);
+pub(crate) fn render(metrics: &ResourceMetrics, striped: &Collected, out: &mut String) {
+    render_scopes(metrics, striped, false, out);
 }
 
 /// Writes `target_info` and every metric of `metrics`, with scope labels, for scrapers.
 #[cfg(feature = "prometheus")]
-pub(crate) fn render_for_pull(metrics: &ResourceMetrics, histograms: &Collected, out: &mut String) {
+pub(crate) fn render_for_pull(metrics: &ResourceMetrics, striped: &Collected, out: &mut String) {
     let mut resource: Vec<KeyValue> =
         metrics.resource().iter().map(|(key, value)| KeyValue::new(key.clone(), value.clone())).collect();
     resource.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
@@ -30,12 +30,12 @@ pub(crate) fn render_for_pull(metrics: &ResourceMetrics, histograms: &Collected,
         header(out, "target_info", "Target metadata", "gauge");
         sample(out, "target_info", "", &resource.iter().collect::<Vec<_>>(), &[], None, 1u64);
     }
-    render_scopes(metrics, histograms, true, out);
+    render_scopes(metrics, striped, true, out);
 }
 
-/// The SDK's metrics scope by scope, the striped histograms with the scope they belong to.
-fn render_scopes(metrics: &ResourceMetrics, histograms: &Collected, scope_labels: bool, out: &mut String) {
-    let mut histograms_written = false;
+/// The SDK's metrics scope by scope, the striped series with the scope they belong to.
+fn render_scopes(metrics: &ResourceMetrics, striped: &Collected, scope_labels: bool, out: &mut String) {
+    let mut striped_written = false;
     for scope_metrics in metrics.scope_metrics() {
         let scope = scope_metrics.scope();
         let labels = scope_labels_of(scope_labels, scope.name(), scope.version());
@@ -46,13 +46,13 @@ fn render_scopes(metrics: &ResourceMetrics, histograms: &Collected, scope_labels
                 AggregatedMetrics::I64(data) => render_metric(metric, data, &labels, out),
             }
         }
-        if scope.name() == histograms.scope && !histograms_written {
-            render_striped(histograms, &labels, out);
-            histograms_written = true;
+        if scope.name() == striped.scope && !striped_written {
+            render_striped(striped, &labels, out);
+            striped_written = true;
         }
     }
-    if !histograms_written {
-        render_striped(histograms, &scope_labels_of(scope_labels, histograms.scope, None), out);
+    if !striped_written {
+        render_striped(striped, &scope_labels_of(scope_labels, striped.scope, None), out);
     }
 }
 
@@ -71,10 +71,23 @@ fn scope_labels_of<'a>(
     labels
 }
 
-fn render_striped(histograms: &Collected, extra: &Extra<'_>, out: &mut String) {
-    for family in &histograms.families {
+/// The striped series, as the SDK's series of the same instruments would be written.
+fn render_striped(striped: &Collected, extra: &Extra<'_>, out: &mut String) {
+    for family in &striped.counters {
         let spec = family.family.spec;
-        let name = prometheus_name(spec.name, &Collected::unit(&family.family), SeriesKind::Histogram);
+        let name = prometheus_name(spec.name, &family.unit(SeriesKind::Counter), SeriesKind::Counter);
+        header(out, &name, spec.description, "counter");
+        for (series, total) in &family.series {
+            let attributes: Vec<&KeyValue> = series.attributes.iter().collect();
+            match *total {
+                Total::U64(n) => sample(out, &name, "", &attributes, extra, None, n),
+                Total::F64(x) => sample(out, &name, "", &attributes, extra, None, x),
+            }
+        }
+    }
+    for family in &striped.histograms {
+        let spec = family.family.spec;
+        let name = prometheus_name(spec.name, &family.unit(SeriesKind::Histogram), SeriesKind::Histogram);
         header(out, &name, spec.description, "histogram");
         for (series, snapshot) in &family.series {
             let attributes: Vec<&KeyValue> = series.attributes.iter().collect();

@@ -40,7 +40,7 @@ impl Claim {
         self,
         scope: &'static str,
         meters: &SdkMeterProvider,
-        histograms: &crate::histograms::StripedHistograms,
+        striped: &crate::striped::StripedSeries,
         tracers: &SdkTracerProvider,
         tracer: Option<SdkTracer>,
         propagators: &[Propagator],
@@ -58,7 +58,7 @@ impl Claim {
             .collect();
         opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(propagators));
         *SCOPE.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = scope;
-        contextd_metrics::bind_global_with(&meters.meter(scope), tracer, Some(histograms.store()));
+        contextd_metrics::bind_global_with(&meters.meter(scope), tracer, Some(striped.store()));
         Globals { claim: Some(self) }
     }
 }

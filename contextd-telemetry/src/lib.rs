@@ -34,7 +34,6 @@ mod error;
 mod exposition;
 mod globals;
 mod guard;
-mod histograms;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
@@ -56,6 +55,7 @@ mod runtime;
 #[cfg(feature = "http-server")]
 mod serve;
 mod span_queue;
+mod striped;
 mod traces;
 mod transport;
 mod unavailable;
@@ -127,7 +127,7 @@ fn start(config: &TelemetryConfig, claim: globals::Claim) -> Result<TelemetryGua
     let globals = claim.install(
         config.catalog.namespace,
         &metrics.provider,
-        &metrics.histograms,
+        &metrics.striped,
         &tracer_provider,
         tracer,
         &config.propagators,

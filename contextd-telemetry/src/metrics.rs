@@ -12,7 +12,6 @@ use opentelemetry_sdk::metrics::{
 use crate::config::{MetricsExporter, TelemetryConfig};
 use crate::console::ConsoleMetricExporter;
 use crate::error::TelemetryError;
-use crate::histograms::StripedHistograms;
 use crate::naming::{SeriesKind, catalog_wire_unit};
 #[cfg(any(feature = "otlp-http", feature = "grpc"))]
 use crate::otlp_metrics::OtlpMetricExporter;
@@ -20,16 +19,17 @@ use crate::overflow::OverflowWatch;
 #[cfg(feature = "prometheus")]
 use crate::prometheus::PrometheusEndpoint;
 use crate::report::{ExportReport, ReportingMetrics};
+use crate::striped::StripedSeries;
 use crate::transport::Transport;
 #[cfg(not(any(feature = "otlp-http", feature = "grpc")))]
 use crate::unavailable::Unavailable as OtlpMetricExporter;
 #[cfg(not(feature = "prometheus"))]
 use crate::unavailable::Unavailable as PrometheusEndpoint;
 
-/// The meter provider, the striped histograms recorded beside it, and what serves both.
+/// The meter provider, the striped series recorded beside it, and what serves both.
 pub(crate) struct MetricsPipeline {
     pub(crate) provider: SdkMeterProvider,
-    pub(crate) histograms: Arc<StripedHistograms>,
+    pub(crate) striped: Arc<StripedSeries>,
     pub(crate) prometheus: Option<PrometheusEndpoint>,
 }
 
@@ -43,14 +43,14 @@ pub(crate) fn build(
         .with_resource(crate::resource::metrics_resource(config))
         .with_view(catalog_unit_view(config.catalog));
     let interval = config.metric_export_interval;
-    let histograms = Arc::new(StripedHistograms::new(config.catalog.namespace));
+    let striped = Arc::new(StripedSeries::new(config.catalog.namespace, overflow.clone()));
     let (provider, prometheus) = match config.metrics_exporter {
         MetricsExporter::Otlp | MetricsExporter::Console => {
             let inner = match config.metrics_exporter {
                 MetricsExporter::Otlp => {
-                    MetricExporterKind::Otlp(otlp_exporter(config, transport, report, &histograms)?)
+                    MetricExporterKind::Otlp(otlp_exporter(config, transport, report, &striped)?)
                 }
-                _ => MetricExporterKind::Console(ConsoleMetricExporter { histograms: histograms.clone() }),
+                _ => MetricExporterKind::Console(ConsoleMetricExporter { striped: striped.clone() }),
             };
             let exporter = ReportingMetrics { inner, report: report.clone(), overflow: overflow.clone() };
             (
@@ -74,7 +74,7 @@ pub(crate) fn build(
                 &config.prometheus_host,
                 config.prometheus_port,
                 config.prometheus_server,
-                histograms.clone(),
+                striped.clone(),
                 overflow.clone(),
                 report.clone(),
             )?;
@@ -82,7 +82,7 @@ pub(crate) fn build(
         }
         MetricsExporter::None => (builder.build(), None),
     };
-    Ok(MetricsPipeline { provider, histograms, prometheus })
+    Ok(MetricsPipeline { provider, striped, prometheus })
 }
 
 /// The push exporters, as one type so one reader chain serves both.
@@ -145,9 +145,9 @@ fn otlp_exporter(
     config: &TelemetryConfig,
     transport: &Transport,
     report: &Arc<ExportReport>,
-    histograms: &Arc<StripedHistograms>,
+    striped: &Arc<StripedSeries>,
 ) -> Result<OtlpMetricExporter, TelemetryError> {
-    OtlpMetricExporter::new(config, transport, report, histograms.clone())
+    OtlpMetricExporter::new(config, transport, report, striped.clone())
 }
 
 #[cfg(not(any(feature = "otlp-http", feature = "grpc")))]
@@ -155,7 +155,7 @@ fn otlp_exporter(
     _: &TelemetryConfig,
     _: &Transport,
     _: &Arc<ExportReport>,
-    _: &Arc<StripedHistograms>,
+    _: &Arc<StripedSeries>,
 ) -> Result<OtlpMetricExporter, TelemetryError> {
     Err(crate::error::feature_needed(crate::report::Signal::Metrics.as_str(), "OTLP export", "otlp-http"))
 }

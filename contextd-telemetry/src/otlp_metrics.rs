@@ -13,7 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue as ProtoKeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, Histogram, HistogramDataPoint, Metric, ScopeMetrics, metric::Data,
+    AggregationTemporality, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ScopeMetrics, Sum,
+    metric::Data, number_data_point,
 };
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::Temporality;
@@ -22,8 +23,9 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 
 use crate::config::{OtlpSignalConfig, TelemetryConfig};
 use crate::error::TelemetryError;
-use crate::histograms::{Collected, StripedHistograms};
+use crate::naming::SeriesKind;
 use crate::report::ExportReport;
+use crate::striped::{Collected, StripedSeries, Total};
 use crate::transport::Transport;
 
 /// The signal's name in messages.
@@ -38,7 +40,7 @@ const BACKOFF: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub(crate) struct OtlpMetricExporter {
     sender: Sender,
-    histograms: Arc<StripedHistograms>,
+    series: Arc<StripedSeries>,
     temporality: Temporality,
     timeout: Duration,
 }
@@ -56,7 +58,7 @@ impl OtlpMetricExporter {
         config: &TelemetryConfig,
         transport: &Transport,
         report: &Arc<ExportReport>,
-        histograms: Arc<StripedHistograms>,
+        series: Arc<StripedSeries>,
     ) -> Result<Self, TelemetryError> {
         let signal = &config.otlp_metrics;
         let sender = match signal.protocol {
@@ -76,14 +78,13 @@ impl OtlpMetricExporter {
                 return Err(crate::error::feature_needed(SIGNAL, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "grpc"));
             }
         };
-        Ok(Self { sender, histograms, temporality: config.metrics_temporality, timeout: signal.timeout })
+        Ok(Self { sender, series, temporality: config.metrics_temporality, timeout: signal.timeout })
     }
 }
 
 impl PushMetricExporter for OtlpMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let histograms = self.histograms.collect(self.histogram_temporality());
-        let request = request(metrics, histograms);
+        let request = request(metrics, self.series.collect(self.striped_temporality()));
         let deadline = Instant::now() + self.timeout;
         let mut attempt = 0;
         loop {
@@ -114,8 +115,9 @@ impl PushMetricExporter for OtlpMetricExporter {
 }
 
 impl OtlpMetricExporter {
-    /// Histograms are delta under both `delta` and `lowmemory` preferences, as the SDK does it.
-    fn histogram_temporality(&self) -> Temporality {
+    /// Counters and histograms are delta under both `delta` and `lowmemory` preferences, as the
+    /// SDK does it.
+    fn striped_temporality(&self) -> Temporality {
         match self.temporality {
             Temporality::Cumulative => Temporality::Cumulative,
             _ => Temporality::Delta,
@@ -123,62 +125,85 @@ impl OtlpMetricExporter {
     }
 }
 
-/// The SDK's collection as an OTLP request, with the striped histograms in the catalog's scope.
-pub(crate) fn request(metrics: &ResourceMetrics, histograms: Collected) -> ExportMetricsServiceRequest {
+/// The SDK's collection as an OTLP request, with the striped series in the catalog's scope.
+pub(crate) fn request(metrics: &ResourceMetrics, striped: Collected) -> ExportMetricsServiceRequest {
     let mut request = ExportMetricsServiceRequest::from(metrics);
-    let temporality = match histograms.temporality {
-        Temporality::Cumulative => AggregationTemporality::Cumulative,
-        _ => AggregationTemporality::Delta,
-    };
-    let added: Vec<Metric> = histograms
-        .families
-        .iter()
-        .map(|family| Metric {
-            name: family.family.spec.name.to_owned(),
-            description: family.family.spec.description.to_owned(),
-            unit: Collected::unit(&family.family),
-            metadata: Vec::new(),
-            data: Some(Data::Histogram(Histogram {
-                data_points: family
-                    .series
-                    .iter()
-                    .map(|(series, snapshot)| HistogramDataPoint {
-                        attributes: series.attributes.iter().map(ProtoKeyValue::from).collect(),
-                        start_time_unix_nano: nanos(family.start),
-                        time_unix_nano: nanos(histograms.time),
-                        count: snapshot.count,
-                        sum: Some(snapshot.sum),
-                        bucket_counts: snapshot.bucket_counts.clone(),
-                        explicit_bounds: series.data.bounds().to_vec(),
-                        exemplars: Vec::new(),
-                        flags: 0,
-                        // A point with no values yet carries the SDK's starting extremes
-                        // (f64::MAX, f64::MIN), so the request stays the one the SDK sent.
-                        min: Some(snapshot.min_max.map_or(f64::MAX, |(min, _)| min)),
-                        max: Some(snapshot.min_max.map_or(f64::MIN, |(_, max)| max)),
-                    })
-                    .collect(),
-                aggregation_temporality: temporality.into(),
-            })),
-        })
-        .collect();
-    if added.is_empty() {
+    if striped.is_empty() {
         return request;
     }
+    let temporality: i32 = match striped.temporality {
+        Temporality::Cumulative => AggregationTemporality::Cumulative,
+        _ => AggregationTemporality::Delta,
+    }
+    .into();
+    let time = nanos(striped.time);
+    let counters = striped.counters.iter().map(|family| {
+        let data_points = family
+            .series
+            .iter()
+            .map(|(series, total)| NumberDataPoint {
+                attributes: series.attributes.iter().map(ProtoKeyValue::from).collect(),
+                start_time_unix_nano: nanos(family.start),
+                time_unix_nano: time,
+                exemplars: Vec::new(),
+                flags: 0,
+                value: Some(match *total {
+                    Total::U64(n) => number_data_point::Value::from(n),
+                    Total::F64(x) => number_data_point::Value::from(x),
+                }),
+            })
+            .collect();
+        let data = Data::Sum(Sum { data_points, aggregation_temporality: temporality, is_monotonic: true });
+        metric(family.family.spec, family.unit(SeriesKind::Counter), data)
+    });
+    let histograms = striped.histograms.iter().map(|family| {
+        let data_points = family
+            .series
+            .iter()
+            .map(|(series, snapshot)| HistogramDataPoint {
+                attributes: series.attributes.iter().map(ProtoKeyValue::from).collect(),
+                start_time_unix_nano: nanos(family.start),
+                time_unix_nano: time,
+                count: snapshot.count,
+                sum: Some(snapshot.sum),
+                bucket_counts: snapshot.bucket_counts.clone(),
+                explicit_bounds: series.data.bounds().to_vec(),
+                exemplars: Vec::new(),
+                flags: 0,
+                // A point with no values yet carries the SDK's starting extremes
+                // (f64::MAX, f64::MIN), so the request stays the one the SDK sent.
+                min: Some(snapshot.min_max.map_or(f64::MAX, |(min, _)| min)),
+                max: Some(snapshot.min_max.map_or(f64::MIN, |(_, max)| max)),
+            })
+            .collect();
+        let data = Data::Histogram(Histogram { data_points, aggregation_temporality: temporality });
+        metric(family.family.spec, family.unit(SeriesKind::Histogram), data)
+    });
+    let added: Vec<Metric> = counters.chain(histograms).collect();
     let Some(resource) = request.resource_metrics.first_mut() else { return request };
     let scope = resource
         .scope_metrics
         .iter_mut()
-        .find(|s| s.scope.as_ref().is_some_and(|scope| scope.name == histograms.scope));
+        .find(|s| s.scope.as_ref().is_some_and(|scope| scope.name == striped.scope));
     match scope {
         Some(scope) => scope.metrics.extend(added),
         None => resource.scope_metrics.push(ScopeMetrics {
-            scope: Some(InstrumentationScope { name: histograms.scope.to_owned(), ..Default::default() }),
+            scope: Some(InstrumentationScope { name: striped.scope.to_owned(), ..Default::default() }),
             metrics: added,
             schema_url: String::new(),
         }),
     }
     request
+}
+
+fn metric(spec: &contextd_metrics::InstrumentSpec, unit: String, data: Data) -> Metric {
+    Metric {
+        name: spec.name.to_owned(),
+        description: spec.description.to_owned(),
+        unit,
+        metadata: Vec::new(),
+        data: Some(data),
+    }
 }
 
 fn nanos(time: SystemTime) -> u64 {
@@ -383,7 +408,7 @@ mod tests {
     /// The same recordings on a meter provider with the catalog's view, histograms in the SDK
     /// (as before the striped histograms) or in `store`.
     fn record(
-        striped: Option<&StripedHistograms>,
+        striped: Option<&StripedSeries>,
         temporality: Temporality,
     ) -> (ResourceMetrics, Option<Collected>) {
         let catalog = &contextd_metrics::contextd::CATALOG;
@@ -394,8 +419,8 @@ mod tests {
             .with_reader(Shared(reader.clone()))
             .build();
         let meter = provider.meter(catalog.namespace);
-        let store = striped.map(StripedHistograms::store);
-        let meters = Meters::on(&Destination { meter: &meter, histograms: store.as_deref() });
+        let store = striped.map(StripedSeries::store);
+        let meters = Meters::on(&Destination { meter: &meter, store: store.as_deref() });
         let create = [KeyValue::new("operation", "create")];
         for value in [0.0, 0.0005, 0.003, 0.012, 0.25, 1.0, 7.5, 100.0] {
             meters.checkpoint_duration.record(value, &create);
@@ -411,6 +436,14 @@ mod tests {
         meters
             .checkpoint_operations
             .add(3, &[KeyValue::new("operation", "create"), KeyValue::new("status", "success")]);
+        let resume = [KeyValue::new("status", "error"), KeyValue::new("operation", "resume")];
+        meters.checkpoint_operations.bind(&resume).add(2);
+        let _never_added = meters
+            .checkpoint_operations
+            .bind(&[KeyValue::new("operation", "list"), KeyValue::new("status", "success")]);
+        let model = [KeyValue::new("model", "text-embedding-3-small")];
+        meters.embedding_cost.add(0.125, &model);
+        meters.embedding_cost.bind(&model).add(0.5);
         let mut collected = ResourceMetrics::default();
         reader.collect(&mut collected).unwrap();
         (collected, striped.map(|s| s.collect(temporality)))
@@ -456,21 +489,30 @@ mod tests {
         for temporality in [Temporality::Cumulative, Temporality::Delta] {
             let (sdk, _) = record(None, temporality);
             let before = normalised(ExportMetricsServiceRequest::from(&sdk));
-            let striped = StripedHistograms::new(contextd_metrics::contextd::CATALOG.namespace);
+            let striped = StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, Arc::default());
             let (rest, histograms) = record(Some(&striped), temporality);
             let after = normalised(request(&rest, histograms.unwrap()));
-            let histogram_points: usize = before.resource_metrics[0].scope_metrics[0]
-                .metrics
-                .iter()
-                .filter_map(|m| match &m.data {
-                    Some(Data::Histogram(h)) => Some(h.data_points.len()),
-                    _ => None,
-                })
-                .sum();
-            let expected_points = if temporality == Temporality::Delta { 3 } else { 4 };
+            let points = |kind: fn(&Data) -> Option<usize>| -> usize {
+                before.resource_metrics[0].scope_metrics[0]
+                    .metrics
+                    .iter()
+                    .filter_map(|m| m.data.as_ref().and_then(kind))
+                    .sum()
+            };
+            let histogram_points = points(|d| match d {
+                Data::Histogram(h) => Some(h.data_points.len()),
+                _ => None,
+            });
+            let sum_points = points(|d| match d {
+                Data::Sum(s) => Some(s.data_points.len()),
+                _ => None,
+            });
+            // Delta leaves out the points bound and never recorded.
+            let expected = if temporality == Temporality::Delta { (3, 3) } else { (4, 4) };
             assert_eq!(
-                histogram_points, expected_points,
-                "{temporality:?}: the SDK's request has the histograms"
+                (histogram_points, sum_points),
+                expected,
+                "{temporality:?}: what the SDK's request holds"
             );
             assert_eq!(before, after, "{temporality:?}");
         }
@@ -479,11 +521,11 @@ mod tests {
     #[cfg(feature = "prometheus")]
     #[test]
     fn the_pull_text_is_the_one_the_sdk_histograms_gave() {
-        let empty = StripedHistograms::new(contextd_metrics::contextd::CATALOG.namespace);
+        let empty = StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, Arc::default());
         let (sdk, _) = record(None, Temporality::Cumulative);
         let mut before = String::new();
         crate::exposition::render_for_pull(&sdk, &empty.collect(Temporality::Cumulative), &mut before);
-        let striped = StripedHistograms::new(contextd_metrics::contextd::CATALOG.namespace);
+        let striped = StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, Arc::default());
         let (rest, histograms) = record(Some(&striped), Temporality::Cumulative);
         let mut after = String::new();
         crate::exposition::render_for_pull(&rest, &histograms.unwrap(), &mut after);

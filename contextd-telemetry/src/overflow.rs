@@ -6,11 +6,10 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
+// The attribute the SDK (and the striped series) put on the overflow series.
+use contextd_metrics::striped::OVERFLOW_KEY;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
-
-/// The attribute the SDK puts on the overflow series.
-const OVERFLOW_KEY: &str = "otel.metric.overflow";
 
 /// Instruments seen overflowing, each warned about once.
 #[derive(Debug, Default)]
@@ -48,7 +47,8 @@ impl OverflowWatch {
         }
     }
 
-    fn warn(&self, name: &str) {
+    /// Warns about `name`, once.
+    pub(crate) fn warn(&self, name: &str) {
         let Ok(mut warned) = self.warned.lock() else { return };
         if warned.insert(name.to_owned()) {
             tracing::warn!(

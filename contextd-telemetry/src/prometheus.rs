@@ -17,10 +17,10 @@ use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
 
 use crate::error::TelemetryError;
-use crate::histograms::StripedHistograms;
 use crate::overflow::OverflowWatch;
 use crate::report::ExportReport;
 use crate::serve::{HttpServer, Limits};
+use crate::striped::StripedSeries;
 
 /// Scrapes are small; these bounds only stop clients that never finish a request.
 const LIMITS: Limits =
@@ -71,7 +71,7 @@ impl MetricReader for SharedReader {
 #[derive(Debug, Clone)]
 pub struct PrometheusHandler {
     reader: SharedReader,
-    histograms: Arc<StripedHistograms>,
+    striped: Arc<StripedSeries>,
     overflow: Arc<OverflowWatch>,
     report: Arc<ExportReport>,
 }
@@ -93,7 +93,7 @@ impl PrometheusHandler {
         let mut text = String::new();
         crate::exposition::render_for_pull(
             &metrics,
-            &self.histograms.collect(Temporality::Cumulative),
+            &self.striped.collect(Temporality::Cumulative),
             &mut text,
         );
         Ok(text)
@@ -142,12 +142,12 @@ impl PrometheusEndpoint {
         host: &str,
         port: u16,
         listen: bool,
-        histograms: Arc<StripedHistograms>,
+        striped: Arc<StripedSeries>,
         overflow: Arc<OverflowWatch>,
         report: Arc<ExportReport>,
     ) -> Result<(SharedReader, Self), TelemetryError> {
         let reader = SharedReader(Arc::new(ManualReader::builder().build()));
-        let handler = PrometheusHandler { reader: reader.clone(), histograms, overflow, report };
+        let handler = PrometheusHandler { reader: reader.clone(), striped, overflow, report };
         if !listen {
             return Ok((reader, Self { handler, server: None }));
         }

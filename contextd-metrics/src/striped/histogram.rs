@@ -1,11 +1,4 @@
-//! A histogram aggregation that many threads record into without sharing a cache line.
-//!
-//! The SDK's histogram point is a `Mutex<Buckets>` that every recording thread takes, so two
-//! threads recording one call site's duration bounce that lock's cache line between cores on
-//! every call. Here each point is split into stripes, one cache-line-aligned block per stripe,
-//! and a thread records into the stripe of its own index (threads are numbered on first use):
-//! with no more threads than stripes, no two threads write the same line. Every word is an
-//! atomic, so threads that do share a stripe stay exact, only slower.
+//! Explicit-bucket histograms in stripes.
 //!
 //! A stripe holds the bucket counts, the sum (f64 bits, added with a compare-and-swap), and the
 //! minimum and maximum. Catalog values are finite and never negative, and for those the order of
@@ -13,17 +6,9 @@
 //! `fetch_min`/`fetch_max`, tried only when a value would change them. A snapshot sums the
 //! stripes; its count is the sum of its bucket counts, so the two can never disagree.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::SystemTime;
 
-use contextd_metrics_catalog::InstrumentSpec;
-use opentelemetry::KeyValue;
-
-/// Words per cache-line pair: stripes start on 128-byte boundaries, because x86 prefetches
-/// lines in pairs and a neighbour's writes on the adjacent line would still be felt.
-const LINE_WORDS: usize = 16;
+use super::{LINE_WORDS, Line, stripe_count, thread_index};
 
 /// The leading words of a stripe, before its bucket counts.
 const SUM: usize = 0;
@@ -33,60 +18,6 @@ const BUCKETS: usize = 3;
 
 /// `f64::INFINITY`'s bits: the minimum of a stripe that has recorded nothing.
 const EMPTY_MIN: u64 = 0x7ff0_0000_0000_0000;
-
-/// Stripes per point: enough for every core to write its own; at least two, at most 16 (a
-/// point's memory grows with the count).
-fn stripe_count() -> usize {
-    static STRIPES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *STRIPES.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(2, std::num::NonZero::get)
-            .clamp(2, 16)
-            .next_power_of_two()
-    })
-}
-
-/// This thread's number: the lowest not held by a live thread, taken on its first recording
-/// and given back when it exits, so that threads alive together record into different stripes
-/// (numbering by a counter would let a short-lived thread land on a long-lived one's stripe).
-fn thread_index() -> usize {
-    thread_local! {
-        static INDEX: ThreadIndex = ThreadIndex::take();
-    }
-    INDEX.try_with(|index| index.0).unwrap_or(0)
-}
-
-/// Thread numbers in use: the count ever given out, and the freed ones below it.
-static THREAD_INDEXES: std::sync::Mutex<(usize, Vec<usize>)> = std::sync::Mutex::new((0, Vec::new()));
-
-struct ThreadIndex(usize);
-
-impl ThreadIndex {
-    fn take() -> Self {
-        let mut indexes = THREAD_INDEXES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (issued, free) = &mut *indexes;
-        let lowest = free.iter().enumerate().min_by_key(|(_, index)| **index).map(|(at, _)| at);
-        Self(match lowest {
-            Some(at) => free.swap_remove(at),
-            None => {
-                *issued += 1;
-                *issued - 1
-            }
-        })
-    }
-}
-
-impl Drop for ThreadIndex {
-    fn drop(&mut self) {
-        let mut indexes = THREAD_INDEXES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        indexes.1.push(self.0);
-    }
-}
-
-/// One block of 128-byte-aligned memory.
-#[derive(Debug, Default)]
-#[repr(C, align(128))]
-struct Line([AtomicU64; LINE_WORDS]);
 
 /// Explicit-bucket histogram data of one series, recorded from any number of threads.
 #[derive(Debug)]
@@ -213,120 +144,6 @@ impl AtomicHistogram {
     }
 }
 
-/// The series a process has recorded past its cardinality limit go to one series with this
-/// attribute, as the SDK does.
-pub const OVERFLOW_KEY: &str = "otel.metric.overflow";
-
-/// Series per instrument before further attribute sets share the overflow series (the SDK's
-/// default stream limit, overflow series included).
-pub const CARDINALITY_LIMIT: usize = 2000;
-
-/// One series: an instrument's attribute set (sorted by key, as the SDK exports them) and its data.
-#[derive(Debug)]
-pub struct HistogramSeries {
-    /// The attributes, sorted by key.
-    pub attributes: Box<[KeyValue]>,
-    /// What it has recorded.
-    pub data: AtomicHistogram,
-}
-
-/// The series of one catalog histogram.
-#[derive(Debug)]
-pub struct HistogramFamily {
-    /// Its catalog entry.
-    pub spec: &'static InstrumentSpec,
-    /// When it was created: the start of its cumulative series.
-    pub started: SystemTime,
-    /// By attribute set, as given and as sorted (both lead to the same series).
-    by_attributes: RwLock<HashMap<Box<[KeyValue]>, Arc<HistogramSeries>>>,
-    /// Each series once, in creation order.
-    series: Mutex<Vec<Arc<HistogramSeries>>>,
-}
-
-impl HistogramFamily {
-    fn new(spec: &'static InstrumentSpec) -> Self {
-        Self { spec, started: SystemTime::now(), by_attributes: RwLock::default(), series: Mutex::default() }
-    }
-
-    /// The series of `attributes`, created on first use; past [`CARDINALITY_LIMIT`] series the
-    /// overflow series.
-    pub fn series(&self, attributes: &[KeyValue]) -> Arc<HistogramSeries> {
-        if let Some(found) = self.by_attributes.read().unwrap_or_else(PoisonError::into_inner).get(attributes)
-        {
-            return found.clone();
-        }
-        self.create(attributes)
-    }
-
-    #[cold]
-    fn create(&self, attributes: &[KeyValue]) -> Arc<HistogramSeries> {
-        let mut sorted = attributes.to_vec();
-        sorted.sort_by(|a, b| a.key.cmp(&b.key));
-        sorted.dedup_by(|later, earlier| later.key == earlier.key);
-        let mut by_attributes = self.by_attributes.write().unwrap_or_else(PoisonError::into_inner);
-        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
-        let found = match by_attributes.get(sorted.as_slice()) {
-            Some(found) => found.clone(),
-            None => {
-                let overflow: Box<[KeyValue]> = Box::new([KeyValue::new(OVERFLOW_KEY, true)]);
-                let key: Box<[KeyValue]> =
-                    if series.len() + 1 >= CARDINALITY_LIMIT { overflow } else { sorted.into() };
-                if let Some(found) = by_attributes.get(&key) {
-                    return found.clone();
-                }
-                let created = Arc::new(HistogramSeries {
-                    attributes: key.clone(),
-                    data: AtomicHistogram::new(self.spec.buckets.unwrap_or_default()),
-                });
-                by_attributes.insert(key, created.clone());
-                series.push(created.clone());
-                created
-            }
-        };
-        // The order a caller gave, as a second key; never for the overflow series, whose
-        // callers bring unboundedly many attribute sets.
-        if found.attributes.first().is_none_or(|kv| kv.key.as_str() != OVERFLOW_KEY) {
-            by_attributes.insert(attributes.into(), found.clone());
-        }
-        found
-    }
-
-    /// Every series, in creation order.
-    pub fn all_series(&self) -> Vec<Arc<HistogramSeries>> {
-        self.series.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-}
-
-/// The striped histograms of one telemetry pipeline: `contextd_telemetry` creates one, binds the
-/// catalog's handles to it, and merges its series into every export.
-#[derive(Debug, Default)]
-pub struct HistogramStore {
-    families: Mutex<Vec<Arc<HistogramFamily>>>,
-}
-
-impl HistogramStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The family of a catalog histogram, created on first use (one per instrument name).
-    pub fn family(&self, spec: &'static InstrumentSpec) -> Arc<HistogramFamily> {
-        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(found) = families.iter().find(|f| f.spec.name == spec.name) {
-            return found.clone();
-        }
-        let created = Arc::new(HistogramFamily::new(spec));
-        families.push(created.clone());
-        created
-    }
-
-    /// Every family, in creation order.
-    pub fn families(&self) -> Vec<Arc<HistogramFamily>> {
-        self.families.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,5 +251,42 @@ mod tests {
             let expected = all.iter().filter(|v| **v > low && **v <= high).count() as u64;
             assert_eq!(*count, expected, "bucket {bucket}");
         }
+    }
+
+    /// Delta collection: the values taken every millisecond while 2 threads record add up to
+    /// exactly what was recorded, bucket by bucket.
+    #[test]
+    fn takes_during_recording_lose_and_repeat_nothing() {
+        const PER_THREAD: u64 = 1_000_000;
+        static BOUNDS: &[f64] = &[1.0, 8.0, 32.0];
+        let value = |i: u64| (i % 512) as f64 / 8.0;
+        let histogram = AtomicHistogram::new(BOUNDS);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let (mut count, mut sum, mut buckets) = (0, 0.0, vec![0; BOUNDS.len() + 1]);
+        let mut add = |taken: HistogramSnapshot| {
+            assert_eq!(taken.count, taken.bucket_counts.iter().sum::<u64>());
+            count += taken.count;
+            sum += taken.sum;
+            buckets.iter_mut().zip(&taken.bucket_counts).for_each(|(total, n)| *total += n);
+        };
+        std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..2)
+                .map(|_| scope.spawn(|| (0..PER_THREAD).for_each(|i| histogram.record(value(i)))))
+                .collect();
+            scope.spawn(|| {
+                writers.into_iter().for_each(|w| w.join().unwrap());
+                done.store(true, Ordering::Relaxed);
+            });
+            while !done.load(Ordering::Relaxed) {
+                add(histogram.take());
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+        add(histogram.take());
+        let all: Vec<f64> = (0..2).flat_map(|_| (0..PER_THREAD).map(value)).collect();
+        assert_eq!(count, 2 * PER_THREAD);
+        assert_eq!(sum, all.iter().sum::<f64>());
+        assert_eq!(buckets[0], all.iter().filter(|v| **v <= 1.0).count() as u64);
+        assert_eq!(buckets[3], all.iter().filter(|v| **v > 32.0).count() as u64);
     }
 }

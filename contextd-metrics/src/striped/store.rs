@@ -1,0 +1,161 @@
+//! Series by instrument and attribute set, as the SDK keys them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::SystemTime;
+
+use contextd_metrics_catalog::InstrumentSpec;
+use opentelemetry::KeyValue;
+
+use super::{AtomicCounter, AtomicHistogram};
+
+/// The series a process has recorded past its cardinality limit go to one series with this
+/// attribute, as the SDK does.
+pub const OVERFLOW_KEY: &str = "otel.metric.overflow";
+
+/// Series per instrument before further attribute sets share the overflow series (the SDK's
+/// default stream limit, overflow series included).
+pub const CARDINALITY_LIMIT: usize = 2000;
+
+/// What one series of an instrument records into.
+pub trait Aggregation: Send + Sync + 'static {
+    /// An empty aggregation for a series of `spec`.
+    fn for_instrument(spec: &'static InstrumentSpec) -> Self;
+}
+
+impl Aggregation for AtomicHistogram {
+    fn for_instrument(spec: &'static InstrumentSpec) -> Self {
+        AtomicHistogram::new(spec.buckets.unwrap_or_default())
+    }
+}
+
+impl Aggregation for AtomicCounter {
+    fn for_instrument(_: &'static InstrumentSpec) -> Self {
+        AtomicCounter::default()
+    }
+}
+
+/// Series by attribute set.
+type BySet<A> = HashMap<Box<[KeyValue]>, Arc<Series<A>>>;
+
+/// One series: an instrument's attribute set (sorted by key, as the SDK exports them) and its data.
+#[derive(Debug)]
+pub struct Series<A> {
+    /// The attributes, sorted by key.
+    pub attributes: Box<[KeyValue]>,
+    /// What it has recorded.
+    pub data: A,
+}
+
+/// The series of one catalog instrument.
+#[derive(Debug)]
+pub struct Family<A> {
+    /// Its catalog entry.
+    pub spec: &'static InstrumentSpec,
+    /// When it was created: the start of its cumulative series.
+    pub started: SystemTime,
+    /// By attribute set, as given and as sorted (both lead to the same series).
+    by_attributes: RwLock<BySet<A>>,
+    /// Each series once, in creation order.
+    series: Mutex<Vec<Arc<Series<A>>>>,
+}
+
+impl<A: Aggregation> Family<A> {
+    fn new(spec: &'static InstrumentSpec) -> Self {
+        Self { spec, started: SystemTime::now(), by_attributes: RwLock::default(), series: Mutex::default() }
+    }
+
+    /// The series of `attributes`, created on first use; past [`CARDINALITY_LIMIT`] series the
+    /// overflow series.
+    pub fn series(&self, attributes: &[KeyValue]) -> Arc<Series<A>> {
+        if let Some(found) = self.by_attributes.read().unwrap_or_else(PoisonError::into_inner).get(attributes)
+        {
+            return found.clone();
+        }
+        self.create(attributes)
+    }
+
+    #[cold]
+    fn create(&self, attributes: &[KeyValue]) -> Arc<Series<A>> {
+        let mut sorted = attributes.to_vec();
+        sorted.sort_by(|a, b| a.key.cmp(&b.key));
+        sorted.dedup_by(|later, earlier| later.key == earlier.key);
+        let mut by_attributes = self.by_attributes.write().unwrap_or_else(PoisonError::into_inner);
+        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = match by_attributes.get(sorted.as_slice()) {
+            Some(found) => found.clone(),
+            None => {
+                let overflow: Box<[KeyValue]> = Box::new([KeyValue::new(OVERFLOW_KEY, true)]);
+                let key: Box<[KeyValue]> =
+                    if series.len() + 1 >= CARDINALITY_LIMIT { overflow } else { sorted.into() };
+                if let Some(found) = by_attributes.get(&key) {
+                    return found.clone();
+                }
+                let created =
+                    Arc::new(Series { attributes: key.clone(), data: A::for_instrument(self.spec) });
+                by_attributes.insert(key, created.clone());
+                series.push(created.clone());
+                created
+            }
+        };
+        // The order a caller gave, as a second key; never for the overflow series, whose
+        // callers bring unboundedly many attribute sets.
+        if found.attributes.first().is_none_or(|kv| kv.key.as_str() != OVERFLOW_KEY) {
+            by_attributes.insert(attributes.into(), found.clone());
+        }
+        found
+    }
+
+    /// Every series, in creation order.
+    pub fn all_series(&self) -> Vec<Arc<Series<A>>> {
+        self.series.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// The striped series of one telemetry pipeline: `contextd_telemetry` creates one, binds the
+/// catalog's handles to it, and merges its series into every export.
+#[derive(Debug, Default)]
+pub struct SeriesStore {
+    histograms: Mutex<Vec<Arc<Family<AtomicHistogram>>>>,
+    counters: Mutex<Vec<Arc<Family<AtomicCounter>>>>,
+}
+
+impl SeriesStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The family of a catalog histogram, created on first use (one per instrument name).
+    pub fn histogram(&self, spec: &'static InstrumentSpec) -> Arc<Family<AtomicHistogram>> {
+        family(&self.histograms, spec)
+    }
+
+    /// The family of a catalog counter, created on first use (one per instrument name).
+    pub fn counter(&self, spec: &'static InstrumentSpec) -> Arc<Family<AtomicCounter>> {
+        family(&self.counters, spec)
+    }
+
+    /// Every histogram family, in creation order.
+    pub fn histograms(&self) -> Vec<Arc<Family<AtomicHistogram>>> {
+        self.histograms.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Every counter family, in creation order.
+    pub fn counters(&self) -> Vec<Arc<Family<AtomicCounter>>> {
+        self.counters.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+fn family<A: Aggregation>(
+    families: &Mutex<Vec<Arc<Family<A>>>>,
+    spec: &'static InstrumentSpec,
+) -> Arc<Family<A>> {
+    let mut families = families.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(found) = families.iter().find(|f| f.spec.name == spec.name) {
+        return found.clone();
+    }
+    let created = Arc::new(Family::new(spec));
+    families.push(created.clone());
+    created
+}

@@ -1,0 +1,164 @@
+//! The pipeline's striped series in its exports.
+//!
+//! Wrapped calls and `meters()` record the catalog's counters and float histograms into a
+//! [`SeriesStore`] instead of the SDK (whose points are shared by every recording thread: a
+//! mutex per histogram point, an atomic and an "updated" flag per counter point). The SDK cannot
+//! carry data it did not aggregate — its export types have no public constructors — so each
+//! exporter takes the SDK's collection and adds these series beside it, in the same scope and
+//! with the same names, units and temporality the SDK would have given them: the OTLP request
+//! (`otlp_metrics`), the console and the pull text (`exposition`).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use contextd_metrics::ValueType;
+use contextd_metrics::striped::{
+    Aggregation, AtomicCounter, AtomicHistogram, Family, HistogramSnapshot, OVERFLOW_KEY, Series, SeriesStore,
+};
+use opentelemetry_sdk::metrics::Temporality;
+
+use crate::naming::{SeriesKind, catalog_wire_unit};
+use crate::overflow::OverflowWatch;
+
+/// One collection of the store.
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "grpc")),
+    allow(dead_code, reason = "times are for OTLP")
+)]
+pub(crate) struct Collected {
+    pub(crate) scope: &'static str,
+    pub(crate) temporality: Temporality,
+    pub(crate) time: SystemTime,
+    pub(crate) counters: Vec<FamilySnapshot<AtomicCounter, Total>>,
+    pub(crate) histograms: Vec<FamilySnapshot<AtomicHistogram, HistogramSnapshot>>,
+}
+
+impl Collected {
+    /// Whether nothing was collected.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.counters.is_empty() && self.histograms.is_empty()
+    }
+}
+
+/// A counter's total, in its value type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Total {
+    U64(u64),
+    F64(f64),
+}
+
+/// One family's series as collected.
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "grpc")),
+    allow(dead_code, reason = "times are for OTLP")
+)]
+pub(crate) struct FamilySnapshot<A, S> {
+    pub(crate) family: Arc<Family<A>>,
+    /// The start of its points: the family's creation (cumulative) or the last collection (delta).
+    pub(crate) start: SystemTime,
+    pub(crate) series: Vec<(Arc<Series<A>>, S)>,
+}
+
+impl<A, S> FamilySnapshot<A, S> {
+    /// The unit the family is exported with: the one the SDK's catalog view would give it.
+    pub(crate) fn unit(&self, kind: SeriesKind) -> String {
+        let spec = self.family.spec;
+        catalog_wire_unit(spec.name, spec.unit, kind).unwrap_or_else(|| spec.unit.to_owned())
+    }
+}
+
+/// The store of one pipeline, and what its collections need to remember.
+#[derive(Debug)]
+pub(crate) struct StripedSeries {
+    store: Arc<SeriesStore>,
+    /// The instrumentation scope the series belong to (the catalog's namespace, as the meter's).
+    scope: &'static str,
+    /// The end of the last delta collection: the start of the next.
+    last_delta: Mutex<SystemTime>,
+    /// Told of every family with an overflow series, as the SDK's collections are checked.
+    overflow: Arc<OverflowWatch>,
+}
+
+impl StripedSeries {
+    pub(crate) fn new(scope: &'static str, overflow: Arc<OverflowWatch>) -> Self {
+        Self {
+            store: Arc::new(SeriesStore::new()),
+            scope,
+            last_delta: Mutex::new(SystemTime::now()),
+            overflow,
+        }
+    }
+
+    /// The store to bind the catalog's handles to.
+    pub(crate) fn store(&self) -> Arc<SeriesStore> {
+        self.store.clone()
+    }
+
+    /// Collects every series as the SDK would: cumulative ones all (bound points that have not
+    /// recorded yet too, except one without attributes), delta ones only when they recorded
+    /// since the last collection.
+    pub(crate) fn collect(&self, temporality: Temporality) -> Collected {
+        let time = SystemTime::now();
+        let delta = temporality == Temporality::Delta;
+        let delta_start = if delta {
+            std::mem::replace(&mut *self.last_delta.lock().unwrap_or_else(PoisonError::into_inner), time)
+        } else {
+            time
+        };
+        let counters = snapshots(self.store.counters(), delta, delta_start, |family, series| {
+            let counter = &series.data;
+            let total = if family.spec.value_type == ValueType::F64 {
+                Total::F64(counter.total_f64(delta))
+            } else {
+                Total::U64(counter.total_u64(delta))
+            };
+            let recorded = total != Total::U64(0) && total != Total::F64(0.0);
+            (total, recorded)
+        });
+        let histograms = snapshots(self.store.histograms(), delta, delta_start, |_, series| {
+            let snapshot = if delta { series.data.take() } else { series.data.snapshot() };
+            let recorded = snapshot.count > 0;
+            (snapshot, recorded)
+        });
+        for name in overflowing(&counters).chain(overflowing(&histograms)) {
+            self.overflow.warn(name);
+        }
+        Collected { scope: self.scope, temporality, time, counters, histograms }
+    }
+}
+
+/// The names of the families that have an overflow series.
+fn overflowing<A, S>(families: &[FamilySnapshot<A, S>]) -> impl Iterator<Item = &'static str> + '_ {
+    families
+        .iter()
+        .filter(|f| {
+            f.series
+                .iter()
+                .any(|(series, _)| series.attributes.iter().any(|kv| kv.key.as_str() == OVERFLOW_KEY))
+        })
+        .map(|f| f.family.spec.name)
+}
+
+fn snapshots<A: Aggregation, S>(
+    families: Vec<Arc<Family<A>>>,
+    delta: bool,
+    delta_start: SystemTime,
+    read: impl Fn(&Family<A>, &Series<A>) -> (S, bool),
+) -> Vec<FamilySnapshot<A, S>> {
+    families
+        .into_iter()
+        .filter_map(|family| {
+            let start = if delta { delta_start } else { family.started };
+            let series: Vec<_> = family
+                .all_series()
+                .into_iter()
+                .filter_map(|series| {
+                    let (snapshot, recorded) = read(&family, &series);
+                    let exported = recorded || (!delta && !series.attributes.is_empty());
+                    exported.then_some((series, snapshot))
+                })
+                .collect();
+            (!series.is_empty()).then_some(FamilySnapshot { family, start, series })
+        })
+        .collect()
+}
