@@ -87,7 +87,7 @@ fn start(args: &OpArgs) -> TokenStream {
                 shape: #shape,
             });
         #rate
-        let __contextd_op = #start;
+        let mut __contextd_op = #start;
     }
 }
 

@@ -430,9 +430,10 @@ impl Op {
     }
 
     /// Records the call's outcome and duration; `message` (already redacted) describes an
-    /// error on the span.
+    /// error on the span. By reference: moving the guard would copy it (136 bytes, a `memcpy`
+    /// call that profiling showed as a quarter of a wrapped call).
     #[inline]
-    pub fn finish(mut self, outcome: Outcome, message: Option<String>) {
+    pub fn finish(&mut self, outcome: Outcome, message: Option<String>) {
         self.finished = true;
         self.message = message;
         self.record(outcome);

@@ -43,7 +43,11 @@ pub(crate) fn build(
         .with_resource(crate::resource::metrics_resource(config))
         .with_view(catalog_unit_view(config.catalog));
     let interval = config.metric_export_interval;
-    let striped = Arc::new(StripedSeries::new(config.catalog.namespace, overflow.clone()));
+    // Delta OTLP resets the series at each export (`lowmemory` is delta for counters and
+    // histograms, as the SDK applies it); every other reader collects them cumulatively.
+    let delta = config.metrics_exporter == MetricsExporter::Otlp
+        && config.metrics_temporality != Temporality::Cumulative;
+    let striped = Arc::new(StripedSeries::new(config.catalog.namespace, delta, overflow.clone()));
     let (provider, prometheus) = match config.metrics_exporter {
         MetricsExporter::Otlp | MetricsExporter::Console => {
             let inner = match config.metrics_exporter {

@@ -84,7 +84,7 @@ impl OtlpMetricExporter {
 
 impl PushMetricExporter for OtlpMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let request = request(metrics, self.series.collect(self.striped_temporality()));
+        let request = request(metrics, self.series.collect());
         let deadline = Instant::now() + self.timeout;
         let mut attempt = 0;
         loop {
@@ -111,17 +111,6 @@ impl PushMetricExporter for OtlpMetricExporter {
 
     fn temporality(&self) -> Temporality {
         self.temporality
-    }
-}
-
-impl OtlpMetricExporter {
-    /// Counters and histograms are delta under both `delta` and `lowmemory` preferences, as the
-    /// SDK does it.
-    fn striped_temporality(&self) -> Temporality {
-        match self.temporality {
-            Temporality::Cumulative => Temporality::Cumulative,
-            _ => Temporality::Delta,
-        }
     }
 }
 
@@ -446,7 +435,7 @@ mod tests {
         meters.embedding_cost.bind(&model).add(0.5);
         let mut collected = ResourceMetrics::default();
         reader.collect(&mut collected).unwrap();
-        (collected, striped.map(|s| s.collect(temporality)))
+        (collected, striped.map(StripedSeries::collect))
     }
 
     /// The request with timestamps zeroed and metrics, points and attributes in a stable order
@@ -489,7 +478,9 @@ mod tests {
         for temporality in [Temporality::Cumulative, Temporality::Delta] {
             let (sdk, _) = record(None, temporality);
             let before = normalised(ExportMetricsServiceRequest::from(&sdk));
-            let striped = StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, Arc::default());
+            let delta = temporality == Temporality::Delta;
+            let striped =
+                StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, delta, Arc::default());
             let (rest, histograms) = record(Some(&striped), temporality);
             let after = normalised(request(&rest, histograms.unwrap()));
             let points = |kind: fn(&Data) -> Option<usize>| -> usize {
@@ -521,11 +512,12 @@ mod tests {
     #[cfg(feature = "prometheus")]
     #[test]
     fn the_pull_text_is_the_one_the_sdk_histograms_gave() {
-        let empty = StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, Arc::default());
+        let empty = StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, false, Arc::default());
         let (sdk, _) = record(None, Temporality::Cumulative);
         let mut before = String::new();
-        crate::exposition::render_for_pull(&sdk, &empty.collect(Temporality::Cumulative), &mut before);
-        let striped = StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, Arc::default());
+        crate::exposition::render_for_pull(&sdk, &empty.collect(), &mut before);
+        let striped =
+            StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, false, Arc::default());
         let (rest, histograms) = record(Some(&striped), Temporality::Cumulative);
         let mut after = String::new();
         crate::exposition::render_for_pull(&rest, &histograms.unwrap(), &mut after);

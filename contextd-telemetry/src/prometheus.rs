@@ -91,11 +91,7 @@ impl PrometheusHandler {
         collected.map_err(|e| format!("collecting metrics failed: {e}"))?;
         self.overflow.check(&metrics);
         let mut text = String::new();
-        crate::exposition::render_for_pull(
-            &metrics,
-            &self.striped.collect(Temporality::Cumulative),
-            &mut text,
-        );
+        crate::exposition::render_for_pull(&metrics, &self.striped.collect(), &mut text);
         Ok(text)
     }
 

@@ -77,16 +77,15 @@ pub(crate) struct StripedSeries {
     last_delta: Mutex<SystemTime>,
     /// Told of every family with an overflow series, as the SDK's collections are checked.
     overflow: Arc<OverflowWatch>,
+    /// Collected as deltas (the series are resettable) rather than cumulatively.
+    delta: bool,
 }
 
 impl StripedSeries {
-    pub(crate) fn new(scope: &'static str, overflow: Arc<OverflowWatch>) -> Self {
-        Self {
-            store: Arc::new(SeriesStore::new()),
-            scope,
-            last_delta: Mutex::new(SystemTime::now()),
-            overflow,
-        }
+    /// `delta`: the exporter collects deltas, so the series are made resettable.
+    pub(crate) fn new(scope: &'static str, delta: bool, overflow: Arc<OverflowWatch>) -> Self {
+        let store = if delta { SeriesStore::resettable() } else { SeriesStore::new() };
+        Self { store: Arc::new(store), scope, last_delta: Mutex::new(SystemTime::now()), overflow, delta }
     }
 
     /// The store to bind the catalog's handles to.
@@ -97,9 +96,10 @@ impl StripedSeries {
     /// Collects every series as the SDK would: cumulative ones all (bound points that have not
     /// recorded yet too, except one without attributes), delta ones only when they recorded
     /// since the last collection.
-    pub(crate) fn collect(&self, temporality: Temporality) -> Collected {
+    pub(crate) fn collect(&self) -> Collected {
         let time = SystemTime::now();
-        let delta = temporality == Temporality::Delta;
+        let delta = self.delta;
+        let temporality = if delta { Temporality::Delta } else { Temporality::Cumulative };
         let delta_start = if delta {
             std::mem::replace(&mut *self.last_delta.lock().unwrap_or_else(PoisonError::into_inner), time)
         } else {
@@ -107,16 +107,17 @@ impl StripedSeries {
         };
         let counters = snapshots(self.store.counters(), delta, delta_start, |family, series| {
             let counter = &series.data;
+            // `take_*` gives `Some` exactly when `delta`: the store was made resettable for it.
             let total = if family.spec.value_type == ValueType::F64 {
-                Total::F64(counter.total_f64(delta))
+                Total::F64(counter.take_f64().unwrap_or_else(|| counter.total_f64()))
             } else {
-                Total::U64(counter.total_u64(delta))
+                Total::U64(counter.take_u64().unwrap_or_else(|| counter.total_u64()))
             };
             let recorded = total != Total::U64(0) && total != Total::F64(0.0);
             (total, recorded)
         });
         let histograms = snapshots(self.store.histograms(), delta, delta_start, |_, series| {
-            let snapshot = if delta { series.data.take() } else { series.data.snapshot() };
+            let snapshot = series.data.take().unwrap_or_else(|| series.data.snapshot());
             let recorded = snapshot.count > 0;
             (snapshot, recorded)
         });

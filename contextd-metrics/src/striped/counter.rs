@@ -2,57 +2,80 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Line, stripe_count, thread_index};
+use super::{Line, Writer, stripe_count};
 
 /// A monotonic sum of one series, of whole numbers (`add_u64`) or of finite non-negative floats
 /// (`add_f64`, kept as f64 bits) — one or the other for the life of the counter.
 #[derive(Debug)]
 pub struct AtomicCounter {
+    /// `owned` stripes and the shared one.
     stripes: Box<[Line]>,
-    stripe_mask: usize,
+    owned: usize,
+    /// Written atomically everywhere, so that the `take_*` methods may reset it.
+    resettable: bool,
 }
 
 impl Default for AtomicCounter {
     fn default() -> Self {
-        let stripes = stripe_count();
-        Self { stripes: (0..stripes).map(|_| Line::default()).collect(), stripe_mask: stripes - 1 }
+        Self::new()
     }
 }
 
 impl AtomicCounter {
+    /// A counter for cumulative collection: each thread writes its own stripe with plain stores.
+    pub fn new() -> Self {
+        Self::build(false)
+    }
+
+    /// A counter that the `take_*` methods can reset, for delta collection: every write is an
+    /// atomic read-modify-write.
+    pub fn resettable() -> Self {
+        Self::build(true)
+    }
+
+    fn build(resettable: bool) -> Self {
+        let owned = stripe_count();
+        Self { stripes: (0..=owned).map(|_| Line::default()).collect(), owned, resettable }
+    }
+
     #[inline]
-    fn word(&self) -> &AtomicU64 {
-        &self.stripes[thread_index() & self.stripe_mask].0[0]
+    fn writer(&self) -> (Writer, &AtomicU64) {
+        let writer = Writer::for_point(self.owned, self.resettable);
+        (writer, &self.stripes[writer.stripe].0[0])
     }
 
     /// Adds a whole number.
     #[inline]
     pub fn add_u64(&self, value: u64) {
-        self.word().fetch_add(value, Ordering::Relaxed);
+        let (writer, word) = self.writer();
+        writer.add(word, value);
     }
 
     /// Adds a float the caller has checked to be finite and not negative.
     #[inline]
     pub fn add_f64(&self, value: f64) {
-        let word = self.word();
-        let mut current = word.load(Ordering::Relaxed);
-        loop {
-            let next = (f64::from_bits(current) + value).to_bits();
-            match word.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return,
-                Err(actual) => current = actual,
-            }
-        }
+        let (writer, word) = self.writer();
+        writer.add_f64(word, value);
     }
 
-    /// The whole-number total so far, or since the last `take` when `reset`.
-    pub fn total_u64(&self, reset: bool) -> u64 {
-        self.words(reset).sum()
+    /// The whole-number total so far.
+    pub fn total_u64(&self) -> u64 {
+        self.words(false).sum()
     }
 
-    /// The float total so far, or since the last `take` when `reset`.
-    pub fn total_f64(&self, reset: bool) -> f64 {
-        self.words(reset).map(f64::from_bits).sum()
+    /// The float total so far.
+    pub fn total_f64(&self) -> f64 {
+        self.words(false).map(f64::from_bits).sum()
+    }
+
+    /// The whole-number total since the last take, starting afresh; `None` unless resettable.
+    pub fn take_u64(&self) -> Option<u64> {
+        self.resettable.then(|| self.words(true).sum())
+    }
+
+    /// The float total since the last take, starting afresh; `None` unless resettable.
+    pub fn take_f64(&self) -> Option<f64> {
+        self.resettable.then(|| self.words(true).map(f64::from_bits).sum())
     }
 
     fn words(&self, reset: bool) -> impl Iterator<Item = u64> + '_ {
@@ -72,22 +95,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn two_threads_add_exactly() {
-        let counter = AtomicCounter::default();
-        let floats = AtomicCounter::default();
+    fn threads_add_exactly() {
+        for threads in [2, 2 * stripe_count() + 1] {
+            let counter = AtomicCounter::new();
+            let floats = AtomicCounter::new();
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(|| {
+                        for _ in 0..100_000 {
+                            counter.add_u64(3);
+                            floats.add_f64(0.25);
+                        }
+                    });
+                }
+            });
+            assert_eq!(counter.total_u64(), threads as u64 * 300_000);
+            assert_eq!(floats.total_f64(), threads as f64 * 25_000.0);
+            assert_eq!(counter.take_u64(), None, "only a resettable counter resets");
+        }
+        let counter = AtomicCounter::resettable();
         std::thread::scope(|scope| {
             for _ in 0..2 {
                 scope.spawn(|| {
                     for _ in 0..100_000 {
                         counter.add_u64(3);
-                        floats.add_f64(0.25);
                     }
                 });
             }
         });
-        assert_eq!(counter.total_u64(false), 600_000);
-        assert_eq!(floats.total_f64(false), 50_000.0);
-        assert_eq!(counter.total_u64(true), 600_000);
-        assert_eq!(counter.total_u64(false), 0);
+        assert_eq!(counter.take_u64(), Some(600_000));
+        assert_eq!(counter.total_u64(), 0);
     }
 }

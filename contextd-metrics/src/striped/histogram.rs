@@ -1,14 +1,14 @@
 //! Explicit-bucket histograms in stripes.
 //!
-//! A stripe holds the bucket counts, the sum (f64 bits, added with a compare-and-swap), and the
-//! minimum and maximum. Catalog values are finite and never negative, and for those the order of
-//! the f64 bit patterns is the order of the numbers, so minimum and maximum are integer
-//! `fetch_min`/`fetch_max`, tried only when a value would change them. A snapshot sums the
-//! stripes; its count is the sum of its bucket counts, so the two can never disagree.
+//! A stripe holds the bucket counts, the sum (f64 bits), and the minimum and maximum. Catalog
+//! values are finite and never negative, and for those the order of the f64 bit patterns is the
+//! order of the numbers, so minimum and maximum compare as integers, and are written only when a
+//! value would change them. A snapshot sums the stripes; its count is the sum of its bucket
+//! counts, so the two can never disagree.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{LINE_WORDS, Line, stripe_count, thread_index};
+use super::{LINE_WORDS, Line, Writer, stripe_count};
 
 /// The leading words of a stripe, before its bucket counts.
 const SUM: usize = 0;
@@ -23,10 +23,12 @@ const EMPTY_MIN: u64 = 0x7ff0_0000_0000_0000;
 #[derive(Debug)]
 pub struct AtomicHistogram {
     bounds: &'static [f64],
-    /// `stripes` blocks of `stride` lines each.
+    /// `owned + 1` blocks of `stride` lines each.
     lines: Box<[Line]>,
     stride: usize,
-    stripe_mask: usize,
+    owned: usize,
+    /// Written atomically everywhere, so that [`take`](Self::take) may reset it.
+    resettable: bool,
 }
 
 /// What an [`AtomicHistogram`] has recorded, summed over its stripes.
@@ -44,13 +46,24 @@ pub struct HistogramSnapshot {
 }
 
 impl AtomicHistogram {
-    /// An empty histogram with these upper bucket bounds (ascending).
+    /// An empty histogram with these upper bucket bounds (ascending), for cumulative collection:
+    /// each thread writes its own stripe with plain stores.
     pub fn new(bounds: &'static [f64]) -> Self {
-        let stripes = stripe_count();
+        Self::build(bounds, false)
+    }
+
+    /// An empty histogram that [`take`](Self::take) can reset, for delta collection: every write
+    /// is an atomic read-modify-write.
+    pub fn resettable(bounds: &'static [f64]) -> Self {
+        Self::build(bounds, true)
+    }
+
+    fn build(bounds: &'static [f64], resettable: bool) -> Self {
+        let owned = stripe_count();
         let stride = (BUCKETS + bounds.len() + 1).div_ceil(LINE_WORDS);
-        let lines: Box<[Line]> = (0..stripes * stride).map(|_| Line::default()).collect();
-        let histogram = Self { bounds, lines, stride, stripe_mask: stripes - 1 };
-        for stripe in 0..stripes {
+        let lines: Box<[Line]> = (0..(owned + 1) * stride).map(|_| Line::default()).collect();
+        let histogram = Self { bounds, lines, stride, owned, resettable };
+        for stripe in 0..=owned {
             histogram.word(stripe, MIN).store(EMPTY_MIN, Ordering::Relaxed);
         }
         histogram
@@ -72,27 +85,12 @@ impl AtomicHistogram {
     pub fn record(&self, value: f64) {
         // -0.0 passes `>= 0.0` but its bits would sort above every positive number.
         let value = value + 0.0;
-        let bucket = self.bounds.partition_point(|bound| *bound < value);
-        let stripe = thread_index() & self.stripe_mask;
-        self.word(stripe, BUCKETS + bucket).fetch_add(1, Ordering::Relaxed);
-        let sum = self.word(stripe, SUM);
-        let mut current = sum.load(Ordering::Relaxed);
-        loop {
-            let next = (f64::from_bits(current) + value).to_bits();
-            match sum.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => break,
-                Err(actual) => current = actual,
-            }
-        }
-        let bits = value.to_bits();
-        let min = self.word(stripe, MIN);
-        if bits < min.load(Ordering::Relaxed) {
-            min.fetch_min(bits, Ordering::Relaxed);
-        }
-        let max = self.word(stripe, MAX);
-        if bits > max.load(Ordering::Relaxed) {
-            max.fetch_max(bits, Ordering::Relaxed);
-        }
+        let bucket = bucket_of(self.bounds, value);
+        let writer = Writer::for_point(self.owned, self.resettable);
+        writer.add(self.word(writer.stripe, BUCKETS + bucket), 1);
+        writer.add_f64(self.word(writer.stripe, SUM), value);
+        writer.lower(self.word(writer.stripe, MIN), value.to_bits());
+        writer.raise(self.word(writer.stripe, MAX), value.to_bits());
     }
 
     /// What has been recorded so far.
@@ -101,11 +99,16 @@ impl AtomicHistogram {
     }
 
     /// What has been recorded since the last `take` (or since creation), starting afresh: for
-    /// delta temporality. A value recorded while this runs lands wholly in this snapshot or the
-    /// next one for its bucket and sum (each word is swapped atomically); its minimum or maximum
-    /// may land in the other.
-    pub fn take(&self) -> HistogramSnapshot {
-        self.read(|word| word.swap(0, Ordering::Relaxed), |word, empty| word.swap(empty, Ordering::Relaxed))
+    /// delta temporality; `None` unless the histogram is [`resettable`](Self::resettable). A
+    /// value recorded while this runs lands in this snapshot or the next for its bucket and sum
+    /// (each word is swapped atomically); its minimum or maximum may land in the other.
+    pub fn take(&self) -> Option<HistogramSnapshot> {
+        self.resettable.then(|| {
+            self.read(
+                |word| word.swap(0, Ordering::Relaxed),
+                |word, empty| word.swap(empty, Ordering::Relaxed),
+            )
+        })
     }
 
     fn read(
@@ -120,7 +123,7 @@ impl AtomicHistogram {
             bucket_counts: vec![0; self.bounds.len() + 1],
         };
         let (mut min, mut max) = (EMPTY_MIN, 0);
-        for stripe in 0..=self.stripe_mask {
+        for stripe in 0..=self.owned {
             let mut recorded = 0;
             for (bucket, total) in snapshot.bucket_counts.iter_mut().enumerate() {
                 let n = count(self.word(stripe, BUCKETS + bucket));
@@ -141,6 +144,17 @@ impl AtomicHistogram {
     /// Bytes this histogram holds, for memory accounting.
     pub fn footprint(&self) -> usize {
         std::mem::size_of::<Self>() + std::mem::size_of_val(&*self.lines)
+    }
+}
+
+/// The bucket of `value`: the number of bounds below it. Counted without branches over short
+/// bound lists (the compiler vectorises the comparisons), searched over long ones.
+#[inline]
+fn bucket_of(bounds: &[f64], value: f64) -> usize {
+    if bounds.len() <= 32 {
+        bounds.iter().map(|bound| usize::from(*bound < value)).sum()
+    } else {
+        bounds.partition_point(|bound| *bound < value)
     }
 }
 
@@ -175,15 +189,16 @@ mod tests {
 
     #[test]
     fn take_starts_afresh() {
-        let histogram = AtomicHistogram::new(BOUNDS);
+        assert_eq!(AtomicHistogram::new(BOUNDS).take(), None, "only a resettable histogram resets");
+        let histogram = AtomicHistogram::resettable(BOUNDS);
         histogram.record(3.0);
         histogram.record(1.0);
-        let first = histogram.take();
+        let first = histogram.take().unwrap();
         assert_eq!((first.count, first.sum, first.min_max), (2, 4.0, Some((1.0, 3.0))));
         histogram.record(0.25);
-        let second = histogram.take();
+        let second = histogram.take().unwrap();
         assert_eq!((second.count, second.sum, second.min_max), (1, 0.25, Some((0.25, 0.25))));
-        assert_eq!(histogram.take().min_max, None);
+        assert_eq!(histogram.take().unwrap().min_max, None);
     }
 
     #[test]
@@ -208,7 +223,16 @@ mod tests {
     /// partial sum), with a snapshot taken every millisecond while they record.
     #[test]
     fn exact_under_concurrent_recording_and_collection() {
-        const PER_THREAD: u64 = 1_000_000;
+        exact_with_writers(2, 1_000_000);
+    }
+
+    /// More writers than owned stripes: some share the shared stripe, atomically.
+    #[test]
+    fn exact_with_more_threads_than_stripes() {
+        exact_with_writers(2 * super::stripe_count() as u64 + 1, 200_000);
+    }
+
+    fn exact_with_writers(writers: u64, per_thread: u64) {
         static DURATIONS: &[f64] = &[0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0];
         let value = |thread: u64, i: u64| ((i * 7 + thread * 3) % 512) as f64 / 8.0;
         let histogram = AtomicHistogram::new(DURATIONS);
@@ -227,20 +251,20 @@ mod tests {
                 }
                 snapshots
             });
-            let writers: Vec<_> = (0..2)
+            let writers: Vec<_> = (0..writers)
                 .map(|thread| {
                     let histogram = &histogram;
-                    scope.spawn(move || (0..PER_THREAD).for_each(|i| histogram.record(value(thread, i))))
+                    scope.spawn(move || (0..per_thread).for_each(|i| histogram.record(value(thread, i))))
                 })
                 .collect();
             writers.into_iter().for_each(|w| w.join().unwrap());
             done.store(true, Ordering::Relaxed);
             collector.join().unwrap()
         });
-        let all: Vec<f64> = (0..2).flat_map(|t| (0..PER_THREAD).map(move |i| value(t, i))).collect();
+        let all: Vec<f64> = (0..writers).flat_map(|t| (0..per_thread).map(move |i| value(t, i))).collect();
         let snapshot = histogram.snapshot();
         assert!(snapshots > 1, "the collector ran {snapshots} times");
-        assert_eq!(snapshot.count, 2 * PER_THREAD);
+        assert_eq!(snapshot.count, writers * per_thread);
         assert_eq!(snapshot.sum, all.iter().sum::<f64>());
         let min = all.iter().copied().fold(f64::INFINITY, f64::min);
         let max = all.iter().copied().fold(0.0, f64::max);
@@ -260,7 +284,7 @@ mod tests {
         const PER_THREAD: u64 = 1_000_000;
         static BOUNDS: &[f64] = &[1.0, 8.0, 32.0];
         let value = |i: u64| (i % 512) as f64 / 8.0;
-        let histogram = AtomicHistogram::new(BOUNDS);
+        let histogram = AtomicHistogram::resettable(BOUNDS);
         let done = std::sync::atomic::AtomicBool::new(false);
         let (mut count, mut sum, mut buckets) = (0, 0.0, vec![0; BOUNDS.len() + 1]);
         let mut add = |taken: HistogramSnapshot| {
@@ -278,11 +302,11 @@ mod tests {
                 done.store(true, Ordering::Relaxed);
             });
             while !done.load(Ordering::Relaxed) {
-                add(histogram.take());
+                add(histogram.take().unwrap());
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         });
-        add(histogram.take());
+        add(histogram.take().unwrap());
         let all: Vec<f64> = (0..2).flat_map(|_| (0..PER_THREAD).map(value)).collect();
         assert_eq!(count, 2 * PER_THREAD);
         assert_eq!(sum, all.iter().sum::<f64>());

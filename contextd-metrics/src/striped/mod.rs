@@ -4,9 +4,10 @@
 //! counter point one atomic (plus an "updated" flag stored on every call): two threads recording
 //! one call site bounce those cache lines between cores on every call. Here each point is split
 //! into stripes, one cache-line-aligned block per stripe, and a thread records into the stripe
-//! of its own number (the lowest not held by a live thread): with no more threads than stripes,
-//! no two threads write the same line. Every word is an atomic, so threads that do share a
-//! stripe stay exact, only slower.
+//! of its own number (the lowest not held by a live thread), which no other thread writes: so
+//! it writes with plain stores, no locked instruction at all. Threads numbered past the owned
+//! stripes share one more stripe, written with atomic read-modify-writes. Points that a delta
+//! exporter resets write every stripe atomically instead (a reset must not race a plain store).
 //!
 //! `contextd_telemetry` creates a [`SeriesStore`] per pipeline, binds the catalog's handles to it
 //! and merges its series into every export, next to what the SDK collected.
@@ -15,7 +16,7 @@ mod counter;
 mod histogram;
 mod store;
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use counter::AtomicCounter;
 pub use histogram::{AtomicHistogram, HistogramSnapshot};
@@ -25,8 +26,8 @@ pub use store::{Aggregation, CARDINALITY_LIMIT, Family, OVERFLOW_KEY, Series, Se
 /// lines in pairs and a neighbour's writes on the adjacent line would still be felt.
 pub(crate) const LINE_WORDS: usize = 16;
 
-/// Stripes per point: enough for every core to write its own; at least two, at most 16 (a
-/// point's memory grows with the count).
+/// Owned stripes per point: enough for every core to write its own; at least two, at most 16
+/// (a point's memory grows with the count). A point has one shared stripe more.
 pub(crate) fn stripe_count() -> usize {
     static STRIPES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *STRIPES.get_or_init(|| {
@@ -40,11 +41,34 @@ pub(crate) fn stripe_count() -> usize {
 /// This thread's number: the lowest not held by a live thread, taken on its first recording
 /// and given back when it exits, so that threads alive together record into different stripes
 /// (numbering by a counter would let a short-lived thread land on a long-lived one's stripe).
+#[inline]
 pub(crate) fn thread_index() -> usize {
-    thread_local! {
-        static INDEX: ThreadIndex = ThreadIndex::take();
-    }
-    INDEX.try_with(|index| index.0).unwrap_or(0)
+    let index = INDEX.get();
+    if index != UNNUMBERED { index } else { number_this_thread() }
+}
+
+const UNNUMBERED: usize = usize::MAX;
+/// The number of a thread that holds none (it is exiting): it writes the shared stripe.
+const SHARING: usize = usize::MAX - 1;
+
+thread_local! {
+    /// A plain cell, read on every recording (one thread-local load).
+    static INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(UNNUMBERED) };
+    /// Owns the number, to give it back when the thread exits.
+    static HELD: std::cell::RefCell<Option<ThreadIndex>> = const { std::cell::RefCell::new(None) };
+}
+
+#[cold]
+fn number_this_thread() -> usize {
+    let taken = ThreadIndex::take();
+    let index = taken.0;
+    // During thread exit `HELD` may be gone: then the number cannot be held, and is not used.
+    let index = match HELD.try_with(|held| *held.borrow_mut() = Some(taken)) {
+        Ok(()) => index,
+        Err(_) => SHARING,
+    };
+    INDEX.set(index);
+    index
 }
 
 /// Thread numbers in use: the count ever given out, and the freed ones below it.
@@ -69,6 +93,9 @@ impl ThreadIndex {
 
 impl Drop for ThreadIndex {
     fn drop(&mut self) {
+        // Recordings from later destructors of this thread must not write a stripe that the
+        // number's next holder owns.
+        let _ = INDEX.try_with(|index| index.set(SHARING));
         let mut indexes = THREAD_INDEXES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         indexes.1.push(self.0);
     }
@@ -78,3 +105,76 @@ impl Drop for ThreadIndex {
 #[derive(Debug, Default)]
 #[repr(C, align(128))]
 pub(crate) struct Line(pub(crate) [AtomicU64; LINE_WORDS]);
+
+/// How the calling thread writes one point: which stripe, and whether it owns it.
+#[derive(Clone, Copy)]
+pub(crate) struct Writer {
+    pub(crate) stripe: usize,
+    own: bool,
+}
+
+impl Writer {
+    /// The stripe of this thread in a point with `owned` owned stripes (a power of two) and the
+    /// shared one after them; `resettable` points are written atomically everywhere.
+    #[inline]
+    pub(crate) fn for_point(owned: usize, resettable: bool) -> Self {
+        let index = thread_index();
+        if resettable {
+            Self { stripe: index & (owned - 1), own: false }
+        } else if index < owned {
+            Self { stripe: index, own: true }
+        } else {
+            Self { stripe: owned, own: false }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn add(self, word: &AtomicU64, n: u64) {
+        if self.own {
+            word.store(word.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        } else {
+            word.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds a float kept as its bits.
+    #[inline]
+    pub(crate) fn add_f64(self, word: &AtomicU64, x: f64) {
+        let mut current = word.load(Ordering::Relaxed);
+        if self.own {
+            word.store((f64::from_bits(current) + x).to_bits(), Ordering::Relaxed);
+            return;
+        }
+        loop {
+            let next = (f64::from_bits(current) + x).to_bits();
+            match word.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Lowers the word to `bits` if it is above.
+    #[inline]
+    pub(crate) fn lower(self, word: &AtomicU64, bits: u64) {
+        if bits < word.load(Ordering::Relaxed) {
+            if self.own {
+                word.store(bits, Ordering::Relaxed);
+            } else {
+                word.fetch_min(bits, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Raises the word to `bits` if it is below.
+    #[inline]
+    pub(crate) fn raise(self, word: &AtomicU64, bits: u64) {
+        if bits > word.load(Ordering::Relaxed) {
+            if self.own {
+                word.store(bits, Ordering::Relaxed);
+            } else {
+                word.fetch_max(bits, Ordering::Relaxed);
+            }
+        }
+    }
+}

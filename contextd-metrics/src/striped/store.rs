@@ -19,19 +19,20 @@ pub const CARDINALITY_LIMIT: usize = 2000;
 
 /// What one series of an instrument records into.
 pub trait Aggregation: Send + Sync + 'static {
-    /// An empty aggregation for a series of `spec`.
-    fn for_instrument(spec: &'static InstrumentSpec) -> Self;
+    /// An empty aggregation for a series of `spec`; `resettable` for delta collection.
+    fn for_instrument(spec: &'static InstrumentSpec, resettable: bool) -> Self;
 }
 
 impl Aggregation for AtomicHistogram {
-    fn for_instrument(spec: &'static InstrumentSpec) -> Self {
-        AtomicHistogram::new(spec.buckets.unwrap_or_default())
+    fn for_instrument(spec: &'static InstrumentSpec, resettable: bool) -> Self {
+        let bounds = spec.buckets.unwrap_or_default();
+        if resettable { AtomicHistogram::resettable(bounds) } else { AtomicHistogram::new(bounds) }
     }
 }
 
 impl Aggregation for AtomicCounter {
-    fn for_instrument(_: &'static InstrumentSpec) -> Self {
-        AtomicCounter::default()
+    fn for_instrument(_: &'static InstrumentSpec, resettable: bool) -> Self {
+        if resettable { AtomicCounter::resettable() } else { AtomicCounter::new() }
     }
 }
 
@@ -54,6 +55,8 @@ pub struct Family<A> {
     pub spec: &'static InstrumentSpec,
     /// When it was created: the start of its cumulative series.
     pub started: SystemTime,
+    /// Whether its series are resettable (for delta collection).
+    resettable: bool,
     /// By attribute set, as given and as sorted (both lead to the same series).
     by_attributes: RwLock<BySet<A>>,
     /// Each series once, in creation order.
@@ -61,8 +64,14 @@ pub struct Family<A> {
 }
 
 impl<A: Aggregation> Family<A> {
-    fn new(spec: &'static InstrumentSpec) -> Self {
-        Self { spec, started: SystemTime::now(), by_attributes: RwLock::default(), series: Mutex::default() }
+    fn new(spec: &'static InstrumentSpec, resettable: bool) -> Self {
+        Self {
+            spec,
+            started: SystemTime::now(),
+            resettable,
+            by_attributes: RwLock::default(),
+            series: Mutex::default(),
+        }
     }
 
     /// The series of `attributes`, created on first use; past [`CARDINALITY_LIMIT`] series the
@@ -91,8 +100,10 @@ impl<A: Aggregation> Family<A> {
                 if let Some(found) = by_attributes.get(&key) {
                     return found.clone();
                 }
-                let created =
-                    Arc::new(Series { attributes: key.clone(), data: A::for_instrument(self.spec) });
+                let created = Arc::new(Series {
+                    attributes: key.clone(),
+                    data: A::for_instrument(self.spec, self.resettable),
+                });
                 by_attributes.insert(key, created.clone());
                 series.push(created.clone());
                 created
@@ -118,22 +129,30 @@ impl<A: Aggregation> Family<A> {
 pub struct SeriesStore {
     histograms: Mutex<Vec<Arc<Family<AtomicHistogram>>>>,
     counters: Mutex<Vec<Arc<Family<AtomicCounter>>>>,
+    resettable: bool,
 }
 
 impl SeriesStore {
-    /// An empty store.
+    /// An empty store for cumulative collection (threads write their own stripes with plain
+    /// stores).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// An empty store for delta collection: its series can be taken and reset, and every write
+    /// is an atomic read-modify-write.
+    pub fn resettable() -> Self {
+        Self { resettable: true, ..Self::default() }
+    }
+
     /// The family of a catalog histogram, created on first use (one per instrument name).
     pub fn histogram(&self, spec: &'static InstrumentSpec) -> Arc<Family<AtomicHistogram>> {
-        family(&self.histograms, spec)
+        family(&self.histograms, spec, self.resettable)
     }
 
     /// The family of a catalog counter, created on first use (one per instrument name).
     pub fn counter(&self, spec: &'static InstrumentSpec) -> Arc<Family<AtomicCounter>> {
-        family(&self.counters, spec)
+        family(&self.counters, spec, self.resettable)
     }
 
     /// Every histogram family, in creation order.
@@ -150,12 +169,13 @@ impl SeriesStore {
 fn family<A: Aggregation>(
     families: &Mutex<Vec<Arc<Family<A>>>>,
     spec: &'static InstrumentSpec,
+    resettable: bool,
 ) -> Arc<Family<A>> {
     let mut families = families.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(found) = families.iter().find(|f| f.spec.name == spec.name) {
         return found.clone();
     }
-    let created = Arc::new(Family::new(spec));
+    let created = Arc::new(Family::new(spec, resettable));
     families.push(created.clone());
     created
 }
