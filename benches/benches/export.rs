@@ -1,8 +1,8 @@
 //! Criterion benchmarks of the contextd telemetry crates.
 //!
-//! What one export costs as the number of series grows: the time to collect N series from the
-//! SDK and encode them as the OTLP protobuf request the exporter sends, the request's size, and
-//! the heap the SDK holds per series. N = 100, 1 000, 2 000 (the SDK's default cardinality
+//! What one export costs as the number of series grows: the time to collect N series and encode
+//! them as the OTLP protobuf request the exporter sends (the SDK's collection plus the striped
+//! series, by the exporter's own code), the request's size, and the heap held per series. N = 100, 1 000, 2 000 (the SDK's default cardinality
 //! limit per instrument) and 10 000 (with the limit raised by a view, as a service with that many
 //! series would need). Sizes and memory are printed and written to
 //! `target/criterion/contextd-export-memory.json` for `perf-report`.
@@ -11,14 +11,14 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
+use contextd_metrics::Destination;
+use contextd_telemetry::__private::ExportPath;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::reader::MetricReader;
-use opentelemetry_sdk::metrics::{Instrument, ManualReader, Pipeline, SdkMeterProvider, Stream, Temporality};
-use prost::Message as _;
+use opentelemetry_sdk::metrics::{ManualReader, Pipeline, SdkMeterProvider, Temporality};
 
 /// Counts live heap bytes, to measure what the SDK keeps per series.
 struct LiveBytes;
@@ -71,47 +71,53 @@ impl MetricReader for Shared {
     }
 }
 
-/// A provider with `series` series of the database duration histogram (the catalog's widest
-/// label set: operation × database), and the reader to collect them.
-fn provider_with(series: usize) -> (SdkMeterProvider, Shared) {
+/// What one export reads: the SDK's reader and the pipeline's striped series.
+struct Recorded {
+    _provider: SdkMeterProvider,
+    reader: Shared,
+    path: ExportPath,
+}
+
+/// A pipeline with `series` series of the database duration histogram (the catalog's widest
+/// label set: operation × database), recorded as `contextd_telemetry` records them.
+fn pipeline_with(series: usize) -> Recorded {
     let reader = Shared(std::sync::Arc::new(ManualReader::builder().build()));
-    let provider = SdkMeterProvider::builder()
-        .with_reader(reader.clone())
-        .with_view(move |_: &Instrument| Stream::builder().with_cardinality_limit(series + 10).build().ok())
-        .build();
-    let meters = contextd_metrics::contextd::Meters::new(
-        &provider.meter(contextd_metrics::contextd::CATALOG.namespace),
-    );
+    let provider = SdkMeterProvider::builder().with_reader(reader.clone()).build();
+    let namespace = contextd_metrics::contextd::CATALOG.namespace;
+    let path = ExportPath::new(namespace, series + 10);
+    let meter = provider.meter(namespace);
+    let store = path.store();
+    let meters = contextd_metrics::contextd::Meters::on(&Destination { meter: &meter, store: Some(&store) });
     for i in 0..series {
         let attrs =
             [KeyValue::new("operation", "search"), KeyValue::new("database", format!("project_{i:06}"))];
         meters.database_duration.record(0.004, &attrs);
     }
-    (provider, reader)
+    Recorded { _provider: provider, reader, path }
 }
 
-fn collect_and_encode(reader: &Shared) -> Vec<u8> {
+fn collect_and_encode(pipeline: &Recorded) -> Vec<u8> {
     let mut metrics = ResourceMetrics::default();
-    reader.collect(&mut metrics).expect("collect");
-    ExportMetricsServiceRequest::from(&metrics).encode_to_vec()
+    pipeline.reader.collect(&mut metrics).expect("collect");
+    pipeline.path.encode(&metrics)
 }
 
 fn export(c: &mut Criterion) {
     let mut report = Vec::new();
     // The heap of a provider with no series: subtracted, so what remains is per-series cost.
     let before = LIVE.load(Ordering::SeqCst);
-    let (empty, _) = provider_with(0);
+    let empty = pipeline_with(0);
     let baseline = LIVE.load(Ordering::SeqCst) - before;
     drop(empty);
     let mut group = c.benchmark_group("export: collect + encode OTLP");
     group.sample_size(20);
     for series in SIZES {
         let before = LIVE.load(Ordering::SeqCst);
-        let (provider, reader) = provider_with(series);
+        let pipeline = pipeline_with(series);
         let held = LIVE.load(Ordering::SeqCst) - before - baseline;
-        let bytes = collect_and_encode(&reader).len();
+        let bytes = collect_and_encode(&pipeline).len();
         println!(
-            "export of {series} series: {bytes} bytes on the wire ({} per series), SDK heap {} bytes per series",
+            "export of {series} series: {bytes} bytes on the wire ({} per series), heap {} bytes per series",
             bytes / series,
             held as usize / series
         );
@@ -119,10 +125,10 @@ fn export(c: &mut Criterion) {
             "{{\"series\": {series}, \"request_bytes\": {bytes}, \"heap_bytes_per_series\": {}}}",
             held as usize / series
         ));
-        group.bench_with_input(BenchmarkId::from_parameter(series), &reader, |b, reader| {
-            b.iter(|| collect_and_encode(reader))
+        group.bench_with_input(BenchmarkId::from_parameter(series), &pipeline, |b, pipeline| {
+            b.iter(|| collect_and_encode(pipeline))
         });
-        drop(provider);
+        drop(pipeline);
     }
     group.finish();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

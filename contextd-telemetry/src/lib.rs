@@ -41,6 +41,8 @@ mod masking;
 mod metrics;
 pub mod naming;
 #[cfg(any(feature = "otlp-http", feature = "grpc"))]
+mod otlp_encode;
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
 mod otlp_metrics;
 mod overflow;
 #[cfg(feature = "profiling")]
@@ -258,3 +260,36 @@ pub struct UsageDoctests;
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// Not public API: what the benchmarks measure of the crate's internals, unchanged.
+#[doc(hidden)]
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
+pub mod __private {
+    use std::sync::Arc;
+
+    use contextd_metrics::striped::SeriesStore;
+    use opentelemetry_sdk::metrics::data::ResourceMetrics;
+
+    /// The OTLP metrics exporter's request path without the network: the striped series of a
+    /// cumulative pipeline, collected with the SDK's collection and encoded as the exporter does.
+    #[derive(Debug)]
+    pub struct ExportPath(crate::striped::StripedSeries);
+
+    impl ExportPath {
+        /// A path whose series are in the catalog scope `scope`, up to `limit` per instrument.
+        pub fn new(scope: &'static str, limit: usize) -> Self {
+            let store = SeriesStore::new().with_cardinality_limit(limit);
+            Self(crate::striped::StripedSeries::on(store, scope, Arc::default()))
+        }
+
+        /// The store to record into (`Meters::on` with it as the destination's store).
+        pub fn store(&self) -> Arc<SeriesStore> {
+            self.0.store()
+        }
+
+        /// The encoded OTLP request of `metrics` plus the striped series.
+        pub fn encode(&self, metrics: &ResourceMetrics) -> Vec<u8> {
+            crate::otlp_encode::encode(metrics, &self.0.collect())
+        }
+    }
+}

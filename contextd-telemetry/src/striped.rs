@@ -33,13 +33,6 @@ pub(crate) struct Collected {
     pub(crate) histograms: Vec<FamilySnapshot<AtomicHistogram, HistogramSnapshot>>,
 }
 
-impl Collected {
-    /// Whether nothing was collected.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.counters.is_empty() && self.histograms.is_empty()
-    }
-}
-
 /// A counter's total, in its value type.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Total {
@@ -84,7 +77,12 @@ pub(crate) struct StripedSeries {
 impl StripedSeries {
     /// `delta`: the exporter collects deltas, so the series are made resettable.
     pub(crate) fn new(scope: &'static str, delta: bool, overflow: Arc<OverflowWatch>) -> Self {
-        let store = if delta { SeriesStore::resettable() } else { SeriesStore::new() };
+        Self::on(if delta { SeriesStore::resettable() } else { SeriesStore::new() }, scope, overflow)
+    }
+
+    /// Collecting `store`: as deltas when it is resettable, cumulatively otherwise.
+    pub(crate) fn on(store: SeriesStore, scope: &'static str, overflow: Arc<OverflowWatch>) -> Self {
+        let delta = store.is_resettable();
         Self { store: Arc::new(store), scope, last_delta: Mutex::new(SystemTime::now()), overflow, delta }
     }
 

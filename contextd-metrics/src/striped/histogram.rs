@@ -124,6 +124,11 @@ impl AtomicHistogram {
         };
         let (mut min, mut max) = (EMPTY_MIN, 0);
         for stripe in 0..=self.owned {
+            // A stripe no value has reached yet is skipped after one line: its minimum is the
+            // last word a recording writes, so a value it misses now is read next time.
+            if self.word(stripe, MIN).load(Ordering::Relaxed) == EMPTY_MIN {
+                continue;
+            }
             let mut recorded = 0;
             for (bucket, total) in snapshot.bucket_counts.iter_mut().enumerate() {
                 let n = count(self.word(stripe, BUCKETS + bucket));

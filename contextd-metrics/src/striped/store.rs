@@ -13,8 +13,8 @@ use super::{AtomicCounter, AtomicHistogram};
 /// attribute, as the SDK does.
 pub const OVERFLOW_KEY: &str = "otel.metric.overflow";
 
-/// Series per instrument before further attribute sets share the overflow series (the SDK's
-/// default stream limit, overflow series included).
+/// Series per instrument before further attribute sets share the overflow series, unless a
+/// store sets another (the SDK's default stream limit, overflow series included).
 pub const CARDINALITY_LIMIT: usize = 2000;
 
 /// What one series of an instrument records into.
@@ -57,6 +57,8 @@ pub struct Family<A> {
     pub started: SystemTime,
     /// Whether its series are resettable (for delta collection).
     resettable: bool,
+    /// Series before the overflow series takes further attribute sets.
+    limit: usize,
     /// By attribute set, as given and as sorted (both lead to the same series).
     by_attributes: RwLock<BySet<A>>,
     /// Each series once, in creation order.
@@ -64,17 +66,18 @@ pub struct Family<A> {
 }
 
 impl<A: Aggregation> Family<A> {
-    fn new(spec: &'static InstrumentSpec, resettable: bool) -> Self {
+    fn new(spec: &'static InstrumentSpec, resettable: bool, limit: usize) -> Self {
         Self {
             spec,
             started: SystemTime::now(),
             resettable,
+            limit,
             by_attributes: RwLock::default(),
             series: Mutex::default(),
         }
     }
 
-    /// The series of `attributes`, created on first use; past [`CARDINALITY_LIMIT`] series the
+    /// The series of `attributes`, created on first use; past the store's cardinality limit the
     /// overflow series.
     pub fn series(&self, attributes: &[KeyValue]) -> Arc<Series<A>> {
         if let Some(found) = self.by_attributes.read().unwrap_or_else(PoisonError::into_inner).get(attributes)
@@ -96,7 +99,7 @@ impl<A: Aggregation> Family<A> {
             None => {
                 let overflow: Box<[KeyValue]> = Box::new([KeyValue::new(OVERFLOW_KEY, true)]);
                 let key: Box<[KeyValue]> =
-                    if series.len() + 1 >= CARDINALITY_LIMIT { overflow } else { sorted.into() };
+                    if series.len() + 1 >= self.limit { overflow } else { sorted.into() };
                 if let Some(found) = by_attributes.get(&key) {
                     return found.clone();
                 }
@@ -125,11 +128,23 @@ impl<A: Aggregation> Family<A> {
 
 /// The striped series of one telemetry pipeline: `contextd_telemetry` creates one, binds the
 /// catalog's handles to it, and merges its series into every export.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SeriesStore {
     histograms: Mutex<Vec<Arc<Family<AtomicHistogram>>>>,
     counters: Mutex<Vec<Arc<Family<AtomicCounter>>>>,
     resettable: bool,
+    limit: usize,
+}
+
+impl Default for SeriesStore {
+    fn default() -> Self {
+        Self {
+            histograms: Mutex::default(),
+            counters: Mutex::default(),
+            resettable: false,
+            limit: CARDINALITY_LIMIT,
+        }
+    }
 }
 
 impl SeriesStore {
@@ -145,14 +160,26 @@ impl SeriesStore {
         Self { resettable: true, ..Self::default() }
     }
 
+    /// Whether its series can be taken and reset (made by [`resettable`](Self::resettable)).
+    pub fn is_resettable(&self) -> bool {
+        self.resettable
+    }
+
+    /// The same store with `limit` series per instrument, the overflow series included
+    /// (default [`CARDINALITY_LIMIT`]; at least 2).
+    #[must_use]
+    pub fn with_cardinality_limit(self, limit: usize) -> Self {
+        Self { limit: limit.max(2), ..self }
+    }
+
     /// The family of a catalog histogram, created on first use (one per instrument name).
     pub fn histogram(&self, spec: &'static InstrumentSpec) -> Arc<Family<AtomicHistogram>> {
-        family(&self.histograms, spec, self.resettable)
+        family(&self.histograms, spec, self.resettable, self.limit)
     }
 
     /// The family of a catalog counter, created on first use (one per instrument name).
     pub fn counter(&self, spec: &'static InstrumentSpec) -> Arc<Family<AtomicCounter>> {
-        family(&self.counters, spec, self.resettable)
+        family(&self.counters, spec, self.resettable, self.limit)
     }
 
     /// Every histogram family, in creation order.
@@ -170,12 +197,13 @@ fn family<A: Aggregation>(
     families: &Mutex<Vec<Arc<Family<A>>>>,
     spec: &'static InstrumentSpec,
     resettable: bool,
+    limit: usize,
 ) -> Arc<Family<A>> {
     let mut families = families.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(found) = families.iter().find(|f| f.spec.name == spec.name) {
         return found.clone();
     }
-    let created = Arc::new(Family::new(spec, resettable));
+    let created = Arc::new(Family::new(spec, resettable, limit));
     families.push(created.clone());
     created
 }
