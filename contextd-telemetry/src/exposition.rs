@@ -89,13 +89,13 @@ fn render_striped(striped: &Collected, extra: &Extra<'_>, out: &mut String) {
         let spec = family.family.spec;
         let name = prometheus_name(spec.name, &family.unit(SeriesKind::Histogram), SeriesKind::Histogram);
         header(out, &name, spec.description, "histogram");
-        for (series, snapshot) in &family.series {
+        for (series, point) in &family.series {
             let attributes: Vec<&KeyValue> = series.attributes.iter().collect();
             let point = Point {
                 bounds: series.data.bounds(),
-                bucket_counts: &snapshot.bucket_counts,
-                count: snapshot.count,
-                sum: snapshot.sum,
+                bucket_counts: striped.buckets(series, point),
+                count: point.totals.count,
+                sum: point.totals.sum,
             };
             histogram_point(out, &name, &attributes, extra, &point);
         }

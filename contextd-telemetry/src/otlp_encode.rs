@@ -7,7 +7,7 @@
 //! is allocated once at its exact size. Protobuf lets a repeated field's entries follow the rest
 //! of a message, so the striped metrics are appended to the scope that holds them.
 
-use contextd_metrics::striped::{AtomicCounter, AtomicHistogram, HistogramSnapshot};
+use contextd_metrics::striped::{AtomicCounter, AtomicHistogram, HistogramTotals, Series};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue as ProtoKeyValue};
 use opentelemetry_proto::tonic::metrics::v1::AggregationTemporality;
@@ -17,7 +17,7 @@ use prost::Message as _;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
 use crate::naming::SeriesKind;
-use crate::striped::{Collected, FamilySnapshot, Total};
+use crate::striped::{Collected, FamilySnapshot, HistogramPoint, Total};
 
 /// Field numbers of the OTLP messages written here by hand (opentelemetry/proto/metrics/v1).
 mod field {
@@ -183,6 +183,16 @@ fn attributes_len(tag: u32, attributes: &[opentelemetry::KeyValue]) -> usize {
     attributes.iter().map(|kv| nested_len(tag, attribute_len(kv))).sum()
 }
 
+/// A series' attributes as `tag` entries of its data point, encoded on the first export and
+/// kept with the series (a series' points are always of one kind, so `tag` never changes).
+fn encoded_attributes<A>(series: &Series<A>, tag: u32) -> &[u8] {
+    series.encoded_attributes.get_or_init(|| {
+        let mut bytes = Vec::with_capacity(attributes_len(tag, &series.attributes));
+        write_attributes(tag, &series.attributes, &mut bytes);
+        bytes.into_boxed_slice()
+    })
+}
+
 fn write_attributes(tag: u32, attributes: &[opentelemetry::KeyValue], out: &mut Vec<u8>) {
     for kv in attributes {
         nested_header(tag, attribute_len(kv), out);
@@ -239,8 +249,9 @@ impl<'a> StripedWriter<'a> {
             nested_header(field::SUM, self.counter_data_len(family), out);
             let start = nanos(family.start);
             for (series, total) in &family.series {
-                nested_header(field::DATA_POINTS, counter_point_len(&series.attributes), out);
-                write_attributes(point::NUMBER_ATTRIBUTES, &series.attributes, out);
+                let attributes = encoded_attributes(series, point::NUMBER_ATTRIBUTES);
+                nested_header(field::DATA_POINTS, counter_point_len(attributes.len()), out);
+                out.extend_from_slice(attributes);
                 write_fixed(point::START, start, out);
                 write_fixed(point::TIME, self.time, out);
                 match *total {
@@ -257,9 +268,12 @@ impl<'a> StripedWriter<'a> {
             write_strings(&metric_strings(family.family.spec, &unit), out);
             nested_header(field::HISTOGRAM, self.histogram_data_len(family), out);
             let start = nanos(family.start);
-            for (series, snapshot) in &family.series {
+            for (series, histogram_point) in &family.series {
                 let bounds = series.data.bounds();
-                let len = histogram_point_len(&series.attributes, snapshot, bounds.len());
+                let snapshot = &histogram_point.totals;
+                let bucket_counts = self.striped.buckets(series, histogram_point);
+                let attributes = encoded_attributes(series, point::HISTOGRAM_ATTRIBUTES);
+                let len = histogram_point_len(attributes.len(), snapshot, bounds.len());
                 nested_header(field::DATA_POINTS, len, out);
                 write_fixed(point::START, start, out);
                 write_fixed(point::TIME, self.time, out);
@@ -267,15 +281,13 @@ impl<'a> StripedWriter<'a> {
                     write_fixed(point::COUNT, snapshot.count, out);
                 }
                 write_fixed(point::SUM, snapshot.sum.to_bits(), out);
-                if !snapshot.bucket_counts.is_empty() {
-                    nested_header(point::BUCKET_COUNTS, 8 * snapshot.bucket_counts.len(), out);
-                    snapshot.bucket_counts.iter().for_each(|n| out.extend_from_slice(&n.to_le_bytes()));
-                }
+                nested_header(point::BUCKET_COUNTS, 8 * bucket_counts.len(), out);
+                bucket_counts.iter().for_each(|n| out.extend_from_slice(&n.to_le_bytes()));
                 if !bounds.is_empty() {
                     nested_header(point::EXPLICIT_BOUNDS, 8 * bounds.len(), out);
                     bounds.iter().for_each(|b| out.extend_from_slice(&b.to_le_bytes()));
                 }
-                write_attributes(point::HISTOGRAM_ATTRIBUTES, &series.attributes, out);
+                out.extend_from_slice(attributes);
                 // A point with no values yet carries the SDK's starting extremes (f64::MAX,
                 // f64::MIN), so the request stays the one the SDK sent.
                 let (min, max) = snapshot.min_max.unwrap_or((f64::MAX, f64::MIN));
@@ -291,7 +303,10 @@ impl<'a> StripedWriter<'a> {
         let points: usize = family
             .series
             .iter()
-            .map(|(series, _)| nested_len(field::DATA_POINTS, counter_point_len(&series.attributes)))
+            .map(|(series, _)| {
+                let attributes = encoded_attributes(series, point::NUMBER_ATTRIBUTES).len();
+                nested_len(field::DATA_POINTS, counter_point_len(attributes))
+            })
             .sum();
         points
             + prost::encoding::int32::encoded_len(field::TEMPORALITY, &self.temporality)
@@ -299,39 +314,34 @@ impl<'a> StripedWriter<'a> {
     }
 
     /// The encoded `Histogram` body of a histogram family.
-    fn histogram_data_len(&self, family: &FamilySnapshot<AtomicHistogram, HistogramSnapshot>) -> usize {
+    fn histogram_data_len(&self, family: &FamilySnapshot<AtomicHistogram, HistogramPoint>) -> usize {
         let points: usize = family
             .series
             .iter()
-            .map(|(series, snapshot)| {
-                let len = histogram_point_len(&series.attributes, snapshot, series.data.bounds().len());
-                nested_len(field::DATA_POINTS, len)
+            .map(|(series, histogram_point)| {
+                let snapshot = &histogram_point.totals;
+                let attributes = encoded_attributes(series, point::HISTOGRAM_ATTRIBUTES).len();
+                nested_len(
+                    field::DATA_POINTS,
+                    histogram_point_len(attributes, snapshot, series.data.bounds().len()),
+                )
             })
             .sum();
         points + prost::encoding::int32::encoded_len(field::TEMPORALITY, &self.temporality)
     }
 }
 
-/// A `NumberDataPoint`: attributes, start, time and the value (flags and exemplars are empty).
-fn counter_point_len(attributes: &[opentelemetry::KeyValue]) -> usize {
-    attributes_len(point::NUMBER_ATTRIBUTES, attributes) + 3 * FIXED
+/// A `NumberDataPoint` with `attributes` bytes of attributes: start, time and the value (flags
+/// and exemplars are empty).
+fn counter_point_len(attributes: usize) -> usize {
+    attributes + 3 * FIXED
 }
 
-/// A `HistogramDataPoint`: start, time, count (left out when 0, as prost does), sum, buckets,
-/// bounds, attributes, min and max.
-fn histogram_point_len(
-    attributes: &[opentelemetry::KeyValue],
-    snapshot: &HistogramSnapshot,
-    bounds: usize,
-) -> usize {
+/// A `HistogramDataPoint` with `attributes` bytes of attributes: start, time, count (left out
+/// when 0, as prost does), sum, buckets (always one more than the bounds), bounds, min and max.
+fn histogram_point_len(attributes: usize, snapshot: &HistogramTotals, bounds: usize) -> usize {
     let count = if snapshot.count == 0 { 0 } else { FIXED };
-    2 * FIXED
-        + count
-        + FIXED
-        + packed_len(snapshot.bucket_counts.len())
-        + packed_len(bounds)
-        + attributes_len(point::HISTOGRAM_ATTRIBUTES, attributes)
-        + 2 * FIXED
+    2 * FIXED + count + FIXED + packed_len(bounds + 1) + packed_len(bounds) + attributes + 2 * FIXED
 }
 
 fn nanos(time: std::time::SystemTime) -> u64 {

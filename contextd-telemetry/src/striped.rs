@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use contextd_metrics::ValueType;
 use contextd_metrics::striped::{
-    Aggregation, AtomicCounter, AtomicHistogram, Family, HistogramSnapshot, OVERFLOW_KEY, Series, SeriesStore,
+    Aggregation, AtomicCounter, AtomicHistogram, Family, HistogramTotals, OVERFLOW_KEY, Series, SeriesStore,
 };
 use opentelemetry_sdk::metrics::Temporality;
 
@@ -30,7 +30,25 @@ pub(crate) struct Collected {
     pub(crate) temporality: Temporality,
     pub(crate) time: SystemTime,
     pub(crate) counters: Vec<FamilySnapshot<AtomicCounter, Total>>,
-    pub(crate) histograms: Vec<FamilySnapshot<AtomicHistogram, HistogramSnapshot>>,
+    pub(crate) histograms: Vec<FamilySnapshot<AtomicHistogram, HistogramPoint>>,
+    /// The bucket counts of every histogram point, one after the other.
+    buckets: Vec<u64>,
+}
+
+impl Collected {
+    /// The bucket counts of a histogram point of `series`.
+    pub(crate) fn buckets(&self, series: &Series<AtomicHistogram>, point: &HistogramPoint) -> &[u64] {
+        self.buckets
+            .get(point.buckets_at..point.buckets_at + series.data.bounds().len() + 1)
+            .unwrap_or_default()
+    }
+}
+
+/// One histogram point: its totals, its bucket counts in [`Collected::buckets`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HistogramPoint {
+    pub(crate) totals: HistogramTotals,
+    buckets_at: usize,
 }
 
 /// A counter's total, in its value type.
@@ -114,15 +132,18 @@ impl StripedSeries {
             let recorded = total != Total::U64(0) && total != Total::F64(0.0);
             (total, recorded)
         });
+        let mut buckets = Vec::new();
         let histograms = snapshots(self.store.histograms(), delta, delta_start, |_, series| {
-            let snapshot = series.data.take().unwrap_or_else(|| series.data.snapshot());
-            let recorded = snapshot.count > 0;
-            (snapshot, recorded)
+            let buckets_at = buckets.len();
+            let histogram = &series.data;
+            let totals =
+                histogram.take_into(&mut buckets).unwrap_or_else(|| histogram.snapshot_into(&mut buckets));
+            (HistogramPoint { totals, buckets_at }, totals.count > 0)
         });
         for name in overflowing(&counters).chain(overflowing(&histograms)) {
             self.overflow.warn(name);
         }
-        Collected { scope: self.scope, temporality, time, counters, histograms }
+        Collected { scope: self.scope, temporality, time, counters, histograms, buckets }
     }
 }
 
@@ -142,7 +163,7 @@ fn snapshots<A: Aggregation, S>(
     families: Vec<Arc<Family<A>>>,
     delta: bool,
     delta_start: SystemTime,
-    read: impl Fn(&Family<A>, &Series<A>) -> (S, bool),
+    mut read: impl FnMut(&Family<A>, &Series<A>) -> (S, bool),
 ) -> Vec<FamilySnapshot<A, S>> {
     families
         .into_iter()

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Line, Writer, stripe_count};
+use super::{Line, Touched, Writer, stripe_count};
 
 /// A monotonic sum of one series, of whole numbers (`add_u64`) or of finite non-negative floats
 /// (`add_f64`, kept as f64 bits) — one or the other for the life of the counter.
@@ -13,6 +13,7 @@ pub struct AtomicCounter {
     owned: usize,
     /// Written atomically everywhere, so that the `take_*` methods may reset it.
     resettable: bool,
+    touched: Touched,
 }
 
 impl Default for AtomicCounter {
@@ -35,12 +36,18 @@ impl AtomicCounter {
 
     fn build(resettable: bool) -> Self {
         let owned = stripe_count();
-        Self { stripes: (0..=owned).map(|_| Line::default()).collect(), owned, resettable }
+        Self {
+            stripes: (0..=owned).map(|_| Line::default()).collect(),
+            owned,
+            resettable,
+            touched: Touched::default(),
+        }
     }
 
     #[inline]
     fn writer(&self) -> (Writer, &AtomicU64) {
         let writer = Writer::for_point(self.owned, self.resettable);
+        self.touched.mark(writer.stripe);
         (writer, &self.stripes[writer.stripe].0[0])
     }
 
@@ -79,7 +86,8 @@ impl AtomicCounter {
     }
 
     fn words(&self, reset: bool) -> impl Iterator<Item = u64> + '_ {
-        self.stripes.iter().map(move |line| {
+        self.touched.stripes().map(move |stripe| {
+            let line = &self.stripes[stripe];
             if reset { line.0[0].swap(0, Ordering::Relaxed) } else { line.0[0].load(Ordering::Relaxed) }
         })
     }

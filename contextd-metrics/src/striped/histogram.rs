@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{LINE_WORDS, Line, Writer, stripe_count};
+use super::{LINE_WORDS, Line, Touched, Writer, stripe_count};
 
 /// The leading words of a stripe, before its bucket counts.
 const SUM: usize = 0;
@@ -29,6 +29,24 @@ pub struct AtomicHistogram {
     owned: usize,
     /// Written atomically everywhere, so that [`take`](Self::take) may reset it.
     resettable: bool,
+    touched: Touched,
+}
+
+/// The count, sum and extremes of a snapshot whose bucket counts went to a caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistogramTotals {
+    /// Values recorded: the sum of the bucket counts.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+    /// The smallest and largest, `None` while nothing is recorded.
+    pub min_max: Option<(f64, f64)>,
+}
+
+impl HistogramSnapshot {
+    fn from_parts(totals: HistogramTotals, bucket_counts: Vec<u64>) -> Self {
+        Self { count: totals.count, sum: totals.sum, min_max: totals.min_max, bucket_counts }
+    }
 }
 
 /// What an [`AtomicHistogram`] has recorded, summed over its stripes.
@@ -62,7 +80,7 @@ impl AtomicHistogram {
         let owned = stripe_count();
         let stride = (BUCKETS + bounds.len() + 1).div_ceil(LINE_WORDS);
         let lines: Box<[Line]> = (0..(owned + 1) * stride).map(|_| Line::default()).collect();
-        let histogram = Self { bounds, lines, stride, owned, resettable };
+        let histogram = Self { bounds, lines, stride, owned, resettable, touched: Touched::default() };
         for stripe in 0..=owned {
             histogram.word(stripe, MIN).store(EMPTY_MIN, Ordering::Relaxed);
         }
@@ -87,6 +105,7 @@ impl AtomicHistogram {
         let value = value + 0.0;
         let bucket = bucket_of(self.bounds, value);
         let writer = Writer::for_point(self.owned, self.resettable);
+        self.touched.mark(writer.stripe);
         writer.add(self.word(writer.stripe, BUCKETS + bucket), 1);
         writer.add_f64(self.word(writer.stripe, SUM), value);
         writer.lower(self.word(writer.stripe, MIN), value.to_bits());
@@ -95,7 +114,16 @@ impl AtomicHistogram {
 
     /// What has been recorded so far.
     pub fn snapshot(&self) -> HistogramSnapshot {
-        self.read(|word| word.load(Ordering::Relaxed), |word, _| word.load(Ordering::Relaxed))
+        let mut buckets = Vec::with_capacity(self.bounds.len() + 1);
+        let totals = self.snapshot_into(&mut buckets);
+        HistogramSnapshot::from_parts(totals, buckets)
+    }
+
+    /// What has been recorded so far, its bucket counts appended to `buckets` (one buffer can
+    /// hold the snapshots of many histograms: collecting thousands of series then allocates
+    /// nothing per series).
+    pub fn snapshot_into(&self, buckets: &mut Vec<u64>) -> HistogramTotals {
+        self.read(|word| word.load(Ordering::Relaxed), |word, _| word.load(Ordering::Relaxed), buckets)
     }
 
     /// What has been recorded since the last `take` (or since creation), starting afresh: for
@@ -103,10 +131,18 @@ impl AtomicHistogram {
     /// value recorded while this runs lands in this snapshot or the next for its bucket and sum
     /// (each word is swapped atomically); its minimum or maximum may land in the other.
     pub fn take(&self) -> Option<HistogramSnapshot> {
+        let mut buckets = Vec::with_capacity(self.bounds.len() + 1);
+        let totals = self.take_into(&mut buckets)?;
+        Some(HistogramSnapshot::from_parts(totals, buckets))
+    }
+
+    /// [`take`](Self::take), its bucket counts appended to `buckets`.
+    pub fn take_into(&self, buckets: &mut Vec<u64>) -> Option<HistogramTotals> {
         self.resettable.then(|| {
             self.read(
                 |word| word.swap(0, Ordering::Relaxed),
                 |word, empty| word.swap(empty, Ordering::Relaxed),
+                buckets,
             )
         })
     }
@@ -115,35 +151,29 @@ impl AtomicHistogram {
         &self,
         count: impl Fn(&AtomicU64) -> u64,
         extreme: impl Fn(&AtomicU64, u64) -> u64,
-    ) -> HistogramSnapshot {
-        let mut snapshot = HistogramSnapshot {
-            count: 0,
-            sum: 0.0,
-            min_max: None,
-            bucket_counts: vec![0; self.bounds.len() + 1],
-        };
+        buckets: &mut Vec<u64>,
+    ) -> HistogramTotals {
+        let at = buckets.len();
+        buckets.resize(at + self.bounds.len() + 1, 0);
+        let counts = &mut buckets[at..];
+        let mut totals = HistogramTotals { count: 0, sum: 0.0, min_max: None };
         let (mut min, mut max) = (EMPTY_MIN, 0);
-        for stripe in 0..=self.owned {
-            // A stripe no value has reached yet is skipped after one line: its minimum is the
-            // last word a recording writes, so a value it misses now is read next time.
-            if self.word(stripe, MIN).load(Ordering::Relaxed) == EMPTY_MIN {
-                continue;
-            }
+        for stripe in self.touched.stripes() {
             let mut recorded = 0;
-            for (bucket, total) in snapshot.bucket_counts.iter_mut().enumerate() {
+            for (bucket, total) in counts.iter_mut().enumerate() {
                 let n = count(self.word(stripe, BUCKETS + bucket));
                 *total += n;
                 recorded += n;
             }
-            snapshot.sum += f64::from_bits(count(self.word(stripe, SUM)));
+            totals.sum += f64::from_bits(count(self.word(stripe, SUM)));
             min = min.min(extreme(self.word(stripe, MIN), EMPTY_MIN));
             max = max.max(extreme(self.word(stripe, MAX), 0));
-            snapshot.count += recorded;
+            totals.count += recorded;
         }
-        if snapshot.count > 0 {
-            snapshot.min_max = Some((f64::from_bits(min), f64::from_bits(max)));
+        if totals.count > 0 {
+            totals.min_max = Some((f64::from_bits(min), f64::from_bits(max)));
         }
-        snapshot
+        totals
     }
 
     /// Bytes this histogram holds, for memory accounting.

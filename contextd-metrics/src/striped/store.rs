@@ -1,7 +1,7 @@
 //! Series by instrument and attribute set, as the SDK keys them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use contextd_metrics_catalog::InstrumentSpec;
@@ -46,6 +46,9 @@ pub struct Series<A> {
     pub attributes: Box<[KeyValue]>,
     /// What it has recorded.
     pub data: A,
+    /// The attributes as an exporter encodes them, kept by it on its first export: they never
+    /// change, and reading them from one place is cheaper than from `attributes` every time.
+    pub encoded_attributes: OnceLock<Box<[u8]>>,
 }
 
 /// The series of one catalog instrument.
@@ -106,6 +109,7 @@ impl<A: Aggregation> Family<A> {
                 let created = Arc::new(Series {
                     attributes: key.clone(),
                     data: A::for_instrument(self.spec, self.resettable),
+                    encoded_attributes: OnceLock::new(),
                 });
                 by_attributes.insert(key, created.clone());
                 series.push(created.clone());
