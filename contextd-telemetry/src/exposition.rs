@@ -77,7 +77,7 @@ fn render_striped(striped: &Collected, extra: &Extra<'_>, out: &mut String) {
         let spec = family.family.spec;
         let name = prometheus_name(spec.name, &family.unit(SeriesKind::Counter), SeriesKind::Counter);
         header(out, &name, spec.description, "counter");
-        for (series, total) in &family.series {
+        for (series, total) in family.series() {
             let attributes: Vec<&KeyValue> = series.attributes.iter().collect();
             match *total {
                 Total::U64(n) => sample(out, &name, "", &attributes, extra, None, n),
@@ -89,7 +89,7 @@ fn render_striped(striped: &Collected, extra: &Extra<'_>, out: &mut String) {
         let spec = family.family.spec;
         let name = prometheus_name(spec.name, &family.unit(SeriesKind::Histogram), SeriesKind::Histogram);
         header(out, &name, spec.description, "histogram");
-        for (series, point) in &family.series {
+        for (series, point) in family.series() {
             let attributes: Vec<&KeyValue> = series.attributes.iter().collect();
             let point = Point {
                 bounds: series.data.bounds(),

@@ -248,7 +248,7 @@ impl<'a> StripedWriter<'a> {
             write_strings(&metric_strings(family.family.spec, &unit), out);
             nested_header(field::SUM, self.counter_data_len(family), out);
             let start = nanos(family.start);
-            for (series, total) in &family.series {
+            for (series, total) in family.series() {
                 let attributes = encoded_attributes(series, point::NUMBER_ATTRIBUTES);
                 nested_header(field::DATA_POINTS, counter_point_len(attributes.len()), out);
                 out.extend_from_slice(attributes);
@@ -268,7 +268,7 @@ impl<'a> StripedWriter<'a> {
             write_strings(&metric_strings(family.family.spec, &unit), out);
             nested_header(field::HISTOGRAM, self.histogram_data_len(family), out);
             let start = nanos(family.start);
-            for (series, histogram_point) in &family.series {
+            for (series, histogram_point) in family.series() {
                 let bounds = series.data.bounds();
                 let snapshot = &histogram_point.totals;
                 let bucket_counts = self.striped.buckets(series, histogram_point);
@@ -301,8 +301,7 @@ impl<'a> StripedWriter<'a> {
     /// The encoded `Sum` body of a counter family.
     fn counter_data_len(&self, family: &FamilySnapshot<AtomicCounter, Total>) -> usize {
         let points: usize = family
-            .series
-            .iter()
+            .series()
             .map(|(series, _)| {
                 let attributes = encoded_attributes(series, point::NUMBER_ATTRIBUTES).len();
                 nested_len(field::DATA_POINTS, counter_point_len(attributes))
@@ -316,8 +315,7 @@ impl<'a> StripedWriter<'a> {
     /// The encoded `Histogram` body of a histogram family.
     fn histogram_data_len(&self, family: &FamilySnapshot<AtomicHistogram, HistogramPoint>) -> usize {
         let points: usize = family
-            .series
-            .iter()
+            .series()
             .map(|(series, histogram_point)| {
                 let snapshot = &histogram_point.totals;
                 let attributes = encoded_attributes(series, point::HISTOGRAM_ATTRIBUTES).len();

@@ -67,10 +67,17 @@ pub(crate) struct FamilySnapshot<A, S> {
     pub(crate) family: Arc<Family<A>>,
     /// The start of its points: the family's creation (cumulative) or the last collection (delta).
     pub(crate) start: SystemTime,
-    pub(crate) series: Vec<(Arc<Series<A>>, S)>,
+    /// The family's series when collected, and the exported ones' snapshots by index.
+    all: Arc<Vec<Arc<Series<A>>>>,
+    points: Vec<(usize, S)>,
 }
 
 impl<A, S> FamilySnapshot<A, S> {
+    /// The exported series with their snapshots.
+    pub(crate) fn series(&self) -> impl Iterator<Item = (&Series<A>, &S)> {
+        self.points.iter().map(|(at, snapshot)| (&*self.all[*at], snapshot))
+    }
+
     /// The unit the family is exported with: the one the SDK's catalog view would give it.
     pub(crate) fn unit(&self, kind: SeriesKind) -> String {
         let spec = self.family.spec;
@@ -152,9 +159,7 @@ fn overflowing<A, S>(families: &[FamilySnapshot<A, S>]) -> impl Iterator<Item = 
     families
         .iter()
         .filter(|f| {
-            f.series
-                .iter()
-                .any(|(series, _)| series.attributes.iter().any(|kv| kv.key.as_str() == OVERFLOW_KEY))
+            f.series().any(|(series, _)| series.attributes.iter().any(|kv| kv.key.as_str() == OVERFLOW_KEY))
         })
         .map(|f| f.family.spec.name)
 }
@@ -169,16 +174,17 @@ fn snapshots<A: Aggregation, S>(
         .into_iter()
         .filter_map(|family| {
             let start = if delta { delta_start } else { family.started };
-            let series: Vec<_> = family
-                .all_series()
-                .into_iter()
-                .filter_map(|series| {
-                    let (snapshot, recorded) = read(&family, &series);
+            let all = family.all_series();
+            let points: Vec<_> = all
+                .iter()
+                .enumerate()
+                .filter_map(|(at, series)| {
+                    let (snapshot, recorded) = read(&family, series);
                     let exported = recorded || (!delta && !series.attributes.is_empty());
-                    exported.then_some((series, snapshot))
+                    exported.then_some((at, snapshot))
                 })
                 .collect();
-            (!series.is_empty()).then_some(FamilySnapshot { family, start, series })
+            (!points.is_empty()).then_some(FamilySnapshot { family, start, all, points })
         })
         .collect()
 }

@@ -65,7 +65,9 @@ pub struct Family<A> {
     /// By attribute set, as given and as sorted (both lead to the same series).
     by_attributes: RwLock<BySet<A>>,
     /// Each series once, in creation order.
-    series: Mutex<Vec<Arc<Series<A>>>>,
+    /// Shared with collections as one `Arc`: a collection then takes one reference, not one per
+    /// series (at 10 000 series, a locked increment per series was a third of an export).
+    series: Mutex<Arc<Vec<Arc<Series<A>>>>>,
 }
 
 impl<A: Aggregation> Family<A> {
@@ -112,7 +114,7 @@ impl<A: Aggregation> Family<A> {
                     encoded_attributes: OnceLock::new(),
                 });
                 by_attributes.insert(key, created.clone());
-                series.push(created.clone());
+                Arc::make_mut(&mut series).push(created.clone());
                 created
             }
         };
@@ -125,7 +127,7 @@ impl<A: Aggregation> Family<A> {
     }
 
     /// Every series, in creation order.
-    pub fn all_series(&self) -> Vec<Arc<Series<A>>> {
+    pub fn all_series(&self) -> Arc<Vec<Arc<Series<A>>>> {
         self.series.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
