@@ -241,22 +241,26 @@ impl OpSite {
                 self.cached(site, cache, [truncate_label(first), truncate_label(second)])
             }
         };
-        let (span, span_started) = match tracer.and_then(|tracer| self.start_span(tracer)) {
-            Some((cx, started)) => (Some(cx), started),
+        // One clock reading starts both the duration and the span (its wall time derived from
+        // the same reading), so the duration covers what the caller waits for, span start
+        // included.
+        let started = clock::now();
+        let (span, span_started) = match tracer.and_then(|tracer| self.start_span(tracer, started)) {
+            Some((cx, wall)) => (Some(cx), wall),
             None => (None, SystemTime::UNIX_EPOCH),
         };
-        Op { target, started: Some(clock::now()), span, span_started, message: None, finished: false }
+        Op { target, started: Some(started), span, span_started, message: None, finished: false }
     }
 
     /// Starts this call's span as a child of the current context. A span that is not sampled
     /// and has a parent is dropped at once: its children see the parent, whose sampling decision
     /// they follow anyway, and nothing is allocated. A sampled or root span becomes the context
     /// of the call, with its start time: the span ends at that time plus the duration the call
-    /// records, so span and histogram agree and the wall clock is read once per call.
+    /// records, so span and histogram agree, and the wall clock is not read per call at all.
     #[inline(never)]
-    fn start_span(&self, tracer: &SdkTracer) -> Option<(Context, SystemTime)> {
+    fn start_span(&self, tracer: &SdkTracer, at: Ticks) -> Option<(Context, SystemTime)> {
         let parent = Context::current();
-        let started = SystemTime::now();
+        let started = clock::wall_time(at);
         let builder = SpanBuilder::from_name(self.spec.span_name).with_start_time(started);
         let span = tracer.build_with_context(builder, &parent);
         if span.span_context().is_sampled() || !parent.has_active_span() {
