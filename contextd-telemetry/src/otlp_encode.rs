@@ -49,7 +49,7 @@ pub(crate) fn encode(metrics: &ResourceMetrics, striped: &Collected) -> Vec<u8> 
     // First the lengths (protobuf prefixes every nested message with its length), then the
     // bytes, each point straight into the output: no intermediate buffer is copied.
     let metric_lens = writer.metric_lens();
-    let ours: usize = metric_lens.iter().map(|len| nested_len(field::METRICS, *len)).sum();
+    let ours: usize = metric_lens.iter().map(|lens| nested_len(field::METRICS, lens.metric)).sum();
     if ours == 0 {
         return request.encode_to_vec();
     }
@@ -144,6 +144,13 @@ mod point {
     pub(super) const STRING_VALUE: u32 = 1;
 }
 
+/// The encoded length of a metric entry, and of its `Sum` or `Histogram` body.
+#[derive(Debug, Clone, Copy, Default)]
+struct MetricLens {
+    metric: usize,
+    data: usize,
+}
+
 /// The fields of one metric entry before its data.
 fn metric_strings<'a>(spec: &'a contextd_metrics::InstrumentSpec, unit: &'a str) -> [(u32, &'a str); 3] {
     [(field::NAME, spec.name), (field::DESCRIPTION, spec.description), (field::UNIT, unit)]
@@ -224,29 +231,35 @@ impl<'a> StripedWriter<'a> {
         Self { striped, temporality, time: nanos(striped.time) }
     }
 
-    /// The length of each family's metric entry (counters first, then histograms).
-    fn metric_lens(&self) -> Vec<usize> {
+    /// The lengths of each family's metric entry and of its data (counters first, then
+    /// histograms), computed once: each pass over thousands of series costs cache misses.
+    fn metric_lens(&self) -> Vec<MetricLens> {
         let counters = self.striped.counters.iter().map(|family| {
             let unit = family.unit(SeriesKind::Counter);
-            strings_len(&metric_strings(family.family.spec, &unit))
-                + nested_len(field::SUM, self.counter_data_len(family))
+            let data = self.counter_data_len(family);
+            let metric =
+                strings_len(&metric_strings(family.family.spec, &unit)) + nested_len(field::SUM, data);
+            MetricLens { metric, data }
         });
         let histograms = self.striped.histograms.iter().map(|family| {
             let unit = family.unit(SeriesKind::Histogram);
-            strings_len(&metric_strings(family.family.spec, &unit))
-                + nested_len(field::HISTOGRAM, self.histogram_data_len(family))
+            let data = self.histogram_data_len(family);
+            let metric =
+                strings_len(&metric_strings(family.family.spec, &unit)) + nested_len(field::HISTOGRAM, data);
+            MetricLens { metric, data }
         });
         counters.chain(histograms).collect()
     }
 
     /// Every family's metric entry, with the lengths `metric_lens` gave.
-    fn write(&self, metric_lens: &[usize], out: &mut Vec<u8>) {
+    fn write(&self, metric_lens: &[MetricLens], out: &mut Vec<u8>) {
         let mut lens = metric_lens.iter().copied();
         for family in &self.striped.counters {
             let unit = family.unit(SeriesKind::Counter);
-            nested_header(field::METRICS, lens.next().unwrap_or_default(), out);
+            let len = lens.next().unwrap_or_default();
+            nested_header(field::METRICS, len.metric, out);
             write_strings(&metric_strings(family.family.spec, &unit), out);
-            nested_header(field::SUM, self.counter_data_len(family), out);
+            nested_header(field::SUM, len.data, out);
             let start = nanos(family.start);
             for (series, total) in family.series() {
                 let attributes = encoded_attributes(series, point::NUMBER_ATTRIBUTES);
@@ -264,9 +277,10 @@ impl<'a> StripedWriter<'a> {
         }
         for family in &self.striped.histograms {
             let unit = family.unit(SeriesKind::Histogram);
-            nested_header(field::METRICS, lens.next().unwrap_or_default(), out);
+            let len = lens.next().unwrap_or_default();
+            nested_header(field::METRICS, len.metric, out);
             write_strings(&metric_strings(family.family.spec, &unit), out);
-            nested_header(field::HISTOGRAM, self.histogram_data_len(family), out);
+            nested_header(field::HISTOGRAM, len.data, out);
             let start = nanos(family.start);
             for (series, histogram_point) in family.series() {
                 let bounds = series.data.bounds();

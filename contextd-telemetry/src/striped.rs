@@ -139,8 +139,11 @@ impl StripedSeries {
             let recorded = total != Total::U64(0) && total != Total::F64(0.0);
             (total, recorded)
         });
-        let mut buckets = Vec::new();
-        let histograms = snapshots(self.store.histograms(), delta, delta_start, |_, series| {
+        let families = self.store.histograms();
+        let bucket_words =
+            families.iter().map(|f| f.series_count() * (f.spec.buckets.unwrap_or_default().len() + 1)).sum();
+        let mut buckets = Vec::with_capacity(bucket_words);
+        let histograms = snapshots(families, delta, delta_start, |_, series| {
             let buckets_at = buckets.len();
             let histogram = &series.data;
             let totals =
@@ -175,15 +178,14 @@ fn snapshots<A: Aggregation, S>(
         .filter_map(|family| {
             let start = if delta { delta_start } else { family.started };
             let all = family.all_series();
-            let points: Vec<_> = all
-                .iter()
-                .enumerate()
-                .filter_map(|(at, series)| {
-                    let (snapshot, recorded) = read(&family, series);
-                    let exported = recorded || (!delta && !series.attributes.is_empty());
-                    exported.then_some((at, snapshot))
-                })
-                .collect();
+            // Sized up front: at thousands of series, growing by doubling copies megabytes.
+            let mut points = Vec::with_capacity(all.len());
+            for (at, series) in all.iter().enumerate() {
+                let (snapshot, recorded) = read(&family, series);
+                if recorded || (!delta && !series.attributes.is_empty()) {
+                    points.push((at, snapshot));
+                }
+            }
             (!points.is_empty()).then_some(FamilySnapshot { family, start, all, points })
         })
         .collect()

@@ -126,7 +126,12 @@ impl<A: Aggregation> Family<A> {
         found
     }
 
-    /// Every series, in creation order.
+    /// How many series it has.
+    pub fn series_count(&self) -> usize {
+        self.series.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Every series, in creation order (one shared list: taking it is one reference).
     pub fn all_series(&self) -> Arc<Vec<Arc<Series<A>>>> {
         self.series.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
