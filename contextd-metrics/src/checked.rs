@@ -155,7 +155,7 @@ impl CheckedBoundCounter {
 /// A float histogram of the catalog that refuses NaN, infinite and negative values.
 ///
 /// Bound through `contextd_telemetry`, it records into the pipeline's striped histograms
-/// ([`crate::histogram`]), which scale across threads; built on a plain meter
+/// ([`crate::striped`]), which scale across threads; built on a plain meter
 /// (`Meters::new`), into that meter's SDK histogram.
 #[derive(Clone, Debug)]
 pub struct CheckedHistogram {
