@@ -21,9 +21,12 @@ fn create(fail: bool) -> Result<(), String> {
     if fail { Err("no".into()) } else { Ok(()) }
 }
 
-/// What a receiver saw: each request's headers that matter and its decoded body.
+/// One request: the headers that matter and the decoded body.
+type Request = (BTreeMap<String, String>, ExportMetricsServiceRequest);
+
+/// What a receiver saw.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(BTreeMap<String, String>, ExportMetricsServiceRequest)>>>);
+struct Seen(Arc<Mutex<Vec<Request>>>);
 
 impl Seen {
     fn push(&self, headers: BTreeMap<String, String>, request: ExportMetricsServiceRequest) {
@@ -31,7 +34,7 @@ impl Seen {
     }
 
     /// Waits for a request holding the wrapped call's histogram, and returns it.
-    fn with_histogram(&self) -> (BTreeMap<String, String>, ExportMetricsServiceRequest) {
+    fn with_histogram(&self) -> Request {
         eventually(Duration::from_secs(10), "the striped histogram at the receiver", || {
             self.0.lock().unwrap().iter().find(|(_, request)| histogram_count(request).is_some()).cloned()
         })
