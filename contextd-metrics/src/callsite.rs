@@ -446,13 +446,15 @@ impl Op {
     #[inline]
     fn record(&mut self, outcome: Outcome) {
         let Some(started) = self.started else { return };
-        let seconds = started.elapsed_seconds();
+        let nanos = started.elapsed_nanos();
+        let seconds = nanos as f64 * 1e-9;
         // The bound path inline; everything else out of line, to keep call sites small.
         if let Target::Bound { site, handles } = &self.target {
             if let Some(counter) = &handles.counter {
                 counter.get(outcome.status).add(1);
             }
-            handles.duration.get(outcome.status).record(seconds);
+            // A clock difference: finite and never negative, so not checked again.
+            handles.duration.get(outcome.status).record_valid(seconds);
             if outcome.status == Status::Error && site.instruments.errors.is_some() {
                 record_error(site, &handles.arguments, outcome);
             }
@@ -460,7 +462,7 @@ impl Op {
             self.record_unbound(outcome, seconds);
         }
         if self.span.is_some() {
-            self.end_span(outcome, seconds);
+            self.end_span(outcome, nanos);
         }
     }
 
@@ -481,7 +483,7 @@ impl Op {
     }
 
     #[inline(never)]
-    fn end_span(&mut self, outcome: Outcome, seconds: f64) {
+    fn end_span(&mut self, outcome: Outcome, nanos: i64) {
         let Some(cx) = self.span.take() else { return };
         let (shape, cancelled_key) = match &self.target {
             Target::Bound { site, .. } | Target::Unbound { site, .. } => {
@@ -503,7 +505,7 @@ impl Op {
             Status::Cancelled => span.set_attribute(KeyValue::new(cancelled_key, true)),
         }
         // The clock pair of the metrics measured the call; `seconds` is never negative.
-        span.end_with_timestamp(self.span_started + Duration::try_from_secs_f64(seconds).unwrap_or_default());
+        span.end_with_timestamp(self.span_started + Duration::from_nanos(nanos.unsigned_abs()));
     }
 }
 

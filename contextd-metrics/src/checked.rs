@@ -218,10 +218,16 @@ impl CheckedBoundHistogram {
     #[inline]
     pub fn record(&self, value: f64) {
         if accept(self.refused, value) {
-            match &self.inner {
-                BoundTarget::Sdk(histogram) => histogram.record(value),
-                BoundTarget::Striped(series) => series.data.record(value),
-            }
+            self.record_valid(value);
+        }
+    }
+
+    /// Records a value known to be finite and not negative (a measured duration).
+    #[inline]
+    pub(crate) fn record_valid(&self, value: f64) {
+        match &self.inner {
+            BoundTarget::Sdk(histogram) => histogram.record(value),
+            BoundTarget::Striped(series) => series.data.record(value),
         }
     }
 }
