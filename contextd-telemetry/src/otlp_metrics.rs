@@ -78,7 +78,10 @@ impl OtlpMetricExporter {
 
 impl PushMetricExporter for OtlpMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let body = Bytes::from(crate::otlp_encode::encode(metrics, &self.series.collect()));
+        let encoded = crate::otlp_encode::encode(metrics, &self.series.collect());
+        // Compressed once, whatever the retries.
+        let body =
+            self.sender.body(encoded).map_err(|failure| OTelSdkError::InternalFailure(failure.cause))?;
         let deadline = Instant::now() + self.timeout;
         let mut attempt = 0;
         loop {
@@ -115,6 +118,16 @@ struct Failure {
 }
 
 impl Sender {
+    /// The request body as this transport sends it: gzipped for HTTP when configured (gRPC
+    /// compresses in its own framing).
+    fn body(&self, encoded: Vec<u8>) -> Result<Bytes, Failure> {
+        match self {
+            #[cfg(feature = "otlp-http")]
+            Self::Http(http) if http.gzip => gzip(&encoded).map(Bytes::from),
+            _ => Ok(Bytes::from(encoded)),
+        }
+    }
+
     fn send(&self, body: &Bytes, deadline: Instant) -> Result<(), Failure> {
         match self {
             #[cfg(feature = "otlp-http")]
@@ -166,7 +179,7 @@ impl HttpSender {
     }
 
     fn send(&self, body: &Bytes, deadline: Instant) -> Result<(), Failure> {
-        let body = if self.gzip { Bytes::from(gzip(body)?) } else { body.clone() };
+        let body = body.clone();
         let remaining = deadline.saturating_duration_since(Instant::now());
         let answer = self
             .client

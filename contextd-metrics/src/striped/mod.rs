@@ -124,8 +124,14 @@ impl Touched {
 
     /// The written stripes, in order.
     pub(crate) fn stripes(&self) -> impl Iterator<Item = usize> {
-        let mask = self.0.load(Ordering::Relaxed);
-        (0..u64::BITS as usize).filter(move |stripe| mask & (1 << stripe) != 0)
+        let mut mask = self.0.load(Ordering::Relaxed);
+        std::iter::from_fn(move || {
+            let stripe = mask.trailing_zeros() as usize;
+            (mask != 0).then(|| {
+                mask &= mask - 1;
+                stripe
+            })
+        })
     }
 }
 
