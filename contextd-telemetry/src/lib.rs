@@ -56,6 +56,8 @@ mod resource;
 mod runtime;
 #[cfg(feature = "http-server")]
 mod serve;
+#[cfg(any(feature = "prometheus", all(test, any(feature = "otlp-http", feature = "grpc"))))]
+mod shared_reader;
 mod span_queue;
 mod striped;
 mod traces;

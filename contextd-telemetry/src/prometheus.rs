@@ -7,46 +7,24 @@
 //! Every scrape counts as one metrics export in `contextd_telemetry_exports_total`.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::ManualReader;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::reader::MetricReader;
-use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
 
 use crate::error::TelemetryError;
 use crate::overflow::OverflowWatch;
 use crate::report::ExportReport;
 use crate::serve::{HttpServer, Limits};
+use crate::shared_reader::SharedReader;
 use crate::striped::StripedSeries;
 
 /// Scrapes are small; these bounds only stop clients that never finish a request.
 const LIMITS: Limits =
     Limits { connections: 64, request_head: Duration::from_secs(5), exchange: Duration::from_secs(30) };
-
-/// A [`ManualReader`] shared between the meter provider and the handler.
-#[derive(Debug, Clone)]
-pub(crate) struct SharedReader(Arc<ManualReader>);
-
-impl MetricReader for SharedReader {
-    fn register_pipeline(&self, pipeline: Weak<Pipeline>) {
-        self.0.register_pipeline(pipeline);
-    }
-    fn collect(&self, rm: &mut ResourceMetrics) -> OTelSdkResult {
-        self.0.collect(rm)
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
-    }
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
-    }
-    fn temporality(&self, kind: InstrumentKind) -> Temporality {
-        self.0.temporality(kind)
-    }
-}
 
 /// Answers Prometheus scrapes: collects every instrument now and renders the text exposition
 /// (format 0.0.4) with `target_info` for the resource and `otel_scope_name` on every sample.

@@ -160,18 +160,9 @@ fn over_grpc_with_gzip_and_headers() {
     use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
     let _serial = serial();
     let seen = Seen::default();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let address = listener.local_addr().unwrap();
     let service = MetricsServiceServer::new(MetricsSink(seen.clone()))
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-    runtime.spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-            .await
-            .unwrap();
-    });
+    let (address, _runtime) = common::serve_grpc(tonic::service::Routes::new(service));
     let telemetry = config(
         &[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),

@@ -107,25 +107,30 @@ impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::Tra
 impl GrpcTraceReceiver {
     pub fn start() -> Self {
         use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let address = listener.local_addr().unwrap();
         let received = Received::default();
-        let service = TraceServiceServer::new(TraceSink(received.clone()));
-        runtime.spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-                .await
-                .unwrap();
-        });
+        let routes = tonic::service::Routes::new(TraceServiceServer::new(TraceSink(received.clone())));
+        let (address, runtime) = serve_grpc(routes);
         Self { address, received, _runtime: runtime }
     }
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.address)
     }
+}
+
+/// Serves `routes` over gRPC on a loopback port, on a runtime of its own (kept by the caller).
+pub fn serve_grpc(routes: tonic::service::Routes) -> (SocketAddr, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(async move {
+        tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+            .unwrap();
+    });
+    (address, runtime)
 }
 
 /// How a misbehaving endpoint treats a connection.
