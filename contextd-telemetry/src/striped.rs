@@ -6,14 +6,14 @@
 //! carry data it did not aggregate — its export types have no public constructors — so each
 //! exporter takes the SDK's collection and adds these series beside it, in the same scope and
 //! with the same names, units and temporality the SDK would have given them: the OTLP request
-//! (`otlp_metrics`), the console and the pull text (`exposition`).
+//! (`otlp_encode`), the console and the pull text (`exposition`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use contextd_metrics::ValueType;
 use contextd_metrics::striped::{
-    Aggregation, AtomicCounter, AtomicHistogram, Family, HistogramTotals, OVERFLOW_KEY, Series, SeriesStore,
+    Aggregation, AtomicCounter, AtomicHistogram, Family, HistogramTotals, Series, SeriesStore,
 };
 use opentelemetry_sdk::metrics::Temporality;
 
@@ -158,13 +158,10 @@ impl StripedSeries {
 }
 
 /// The names of the families that have an overflow series.
-fn overflowing<A, S>(families: &[FamilySnapshot<A, S>]) -> impl Iterator<Item = &'static str> + '_ {
-    families
-        .iter()
-        .filter(|f| {
-            f.series().any(|(series, _)| series.attributes.iter().any(|kv| kv.key.as_str() == OVERFLOW_KEY))
-        })
-        .map(|f| f.family.spec.name)
+fn overflowing<A: Aggregation, S>(
+    families: &[FamilySnapshot<A, S>],
+) -> impl Iterator<Item = &'static str> + '_ {
+    families.iter().filter(|f| f.family.has_overflowed()).map(|f| f.family.spec.name)
 }
 
 fn snapshots<A: Aggregation, S>(

@@ -91,11 +91,6 @@ impl AtomicCounter {
             if reset { line.0[0].swap(0, Ordering::Relaxed) } else { line.0[0].load(Ordering::Relaxed) }
         })
     }
-
-    /// Bytes this counter holds, for memory accounting.
-    pub fn footprint(&self) -> usize {
-        std::mem::size_of::<Self>() + std::mem::size_of_val(&*self.stripes)
-    }
 }
 
 #[cfg(test)]

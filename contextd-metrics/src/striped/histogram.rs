@@ -175,11 +175,6 @@ impl AtomicHistogram {
         }
         totals
     }
-
-    /// Bytes this histogram holds, for memory accounting.
-    pub fn footprint(&self) -> usize {
-        std::mem::size_of::<Self>() + std::mem::size_of_val(&*self.lines)
-    }
 }
 
 /// The bucket of `value`: the number of bounds below it. Counted without branches over short

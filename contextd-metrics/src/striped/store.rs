@@ -60,6 +60,8 @@ pub struct Family<A> {
     pub started: SystemTime,
     /// Whether its series are resettable (for delta collection).
     resettable: bool,
+    /// Set once an attribute set went to the overflow series.
+    overflowed: std::sync::atomic::AtomicBool,
     /// Series before the overflow series takes further attribute sets.
     limit: usize,
     /// By attribute set, as given and as sorted (both lead to the same series).
@@ -76,6 +78,7 @@ impl<A: Aggregation> Family<A> {
             spec,
             started: SystemTime::now(),
             resettable,
+            overflowed: std::sync::atomic::AtomicBool::new(false),
             limit,
             by_attributes: RwLock::default(),
             series: Mutex::default(),
@@ -102,9 +105,12 @@ impl<A: Aggregation> Family<A> {
         let found = match by_attributes.get(sorted.as_slice()) {
             Some(found) => found.clone(),
             None => {
-                let overflow: Box<[KeyValue]> = Box::new([KeyValue::new(OVERFLOW_KEY, true)]);
+                let full = series.len() + 1 >= self.limit;
                 let key: Box<[KeyValue]> =
-                    if series.len() + 1 >= self.limit { overflow } else { sorted.into() };
+                    if full { Box::new([KeyValue::new(OVERFLOW_KEY, true)]) } else { sorted.into() };
+                if full {
+                    self.overflowed.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 if let Some(found) = by_attributes.get(&key) {
                     return found.clone();
                 }
@@ -118,12 +124,18 @@ impl<A: Aggregation> Family<A> {
                 created
             }
         };
-        // The order a caller gave, as a second key; never for the overflow series, whose
-        // callers bring unboundedly many attribute sets.
-        if found.attributes.first().is_none_or(|kv| kv.key.as_str() != OVERFLOW_KEY) {
+        // The order a caller gave, as a second key when it differs; never for the overflow
+        // series, whose callers bring unboundedly many attribute sets.
+        let overflow = found.attributes.first().is_some_and(|kv| kv.key.as_str() == OVERFLOW_KEY);
+        if !overflow && *found.attributes != *attributes {
             by_attributes.insert(attributes.into(), found.clone());
         }
         found
+    }
+
+    /// Whether it reached its cardinality limit: further attribute sets share the overflow series.
+    pub fn has_overflowed(&self) -> bool {
+        self.overflowed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many series it has.
