@@ -92,8 +92,8 @@ fn render_striped(striped: &Collected, extra: &Extra<'_>, out: &mut String) {
         for (series, point) in family.series() {
             let attributes: Vec<&KeyValue> = series.attributes.iter().collect();
             let point = Point {
-                bounds: series.data.bounds(),
-                bucket_counts: striped.buckets(series, point),
+                bounds: family.bounds(),
+                bucket_counts: striped.buckets(point, family.bounds()),
                 count: point.totals.count,
                 sum: point.totals.sum,
             };

@@ -7,7 +7,7 @@
 //! is allocated once at its exact size. Protobuf lets a repeated field's entries follow the rest
 //! of a message, so the striped metrics are appended to the scope that holds them.
 
-use contextd_metrics::striped::{AtomicCounter, AtomicHistogram, HistogramTotals, Series};
+use contextd_metrics::striped::{HistogramTotals, Series};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue as ProtoKeyValue};
 use opentelemetry_proto::tonic::metrics::v1::AggregationTemporality;
@@ -17,7 +17,7 @@ use prost::Message as _;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
 use crate::naming::SeriesKind;
-use crate::striped::{Collected, FamilySnapshot, HistogramPoint, Total};
+use crate::striped::{Collected, Total};
 
 /// Field numbers of the OTLP messages written here by hand (opentelemetry/proto/metrics/v1).
 mod field {
@@ -48,8 +48,8 @@ pub(crate) fn encode(metrics: &ResourceMetrics, striped: &Collected) -> Vec<u8> 
     let writer = StripedWriter::new(striped);
     // First the lengths (protobuf prefixes every nested message with its length), then the
     // bytes, each point straight into the output: no intermediate buffer is copied.
-    let metric_lens = writer.metric_lens();
-    let ours: usize = metric_lens.iter().map(|lens| nested_len(field::METRICS, lens.metric)).sum();
+    let layout = writer.layout();
+    let ours: usize = layout.metrics.iter().map(|lens| nested_len(field::METRICS, lens.metric)).sum();
     if ours == 0 {
         return request.encode_to_vec();
     }
@@ -86,7 +86,7 @@ pub(crate) fn encode(metrics: &ResourceMetrics, striped: &Collected) -> Vec<u8> 
         if Some(index) == scope_at {
             nested_header(field::SCOPE_METRICS, our_scope_len, &mut out);
             scope.encode_raw(&mut out);
-            writer.write(&metric_lens, &mut out);
+            writer.write(&layout, &mut out);
         } else {
             prost::encoding::message::encode(field::SCOPE_METRICS, scope, &mut out);
         }
@@ -94,7 +94,7 @@ pub(crate) fn encode(metrics: &ResourceMetrics, striped: &Collected) -> Vec<u8> 
     if scope_at.is_none() {
         nested_header(field::SCOPE_METRICS, our_scope_len, &mut out);
         prost::encoding::message::encode(field::SCOPE, &new_scope, &mut out);
-        writer.write(&metric_lens, &mut out);
+        writer.write(&layout, &mut out);
     }
     if !resource.schema_url.is_empty() {
         prost::encoding::string::encode(field::SCHEMA_URL, &resource.schema_url, &mut out);
@@ -149,6 +149,13 @@ mod point {
 struct MetricLens {
     metric: usize,
     data: usize,
+}
+
+/// What the write pass needs besides the collection: each family's lengths, and each point's
+/// encoded attributes in writing order.
+struct Layout<'a> {
+    metrics: Vec<MetricLens>,
+    attributes: Vec<&'a [u8]>,
 }
 
 /// The fields of one metric entry before its data.
@@ -217,6 +224,16 @@ fn write_attributes(tag: u32, attributes: &[opentelemetry::KeyValue], out: &mut 
     }
 }
 
+/// The body of a packed fixed64/double field: the words' little-endian bytes, written into
+/// their place at once (not pushed one by one, each push checking the capacity).
+fn write_le_words(words: impl ExactSizeIterator<Item = u64>, out: &mut Vec<u8>) {
+    let at = out.len();
+    out.resize(at + 8 * words.len(), 0);
+    for (bytes, word) in out[at..].chunks_exact_mut(8).zip(words) {
+        bytes.copy_from_slice(&word.to_le_bytes());
+    }
+}
+
 /// A packed repeated fixed64/double field of `n` values.
 fn packed_len(n: usize) -> usize {
     if n == 0 { 0 } else { nested_len(point::BUCKET_COUNTS, 8 * n) }
@@ -232,28 +249,49 @@ impl<'a> StripedWriter<'a> {
     }
 
     /// The lengths of each family's metric entry and of its data (counters first, then
-    /// histograms), computed once: each pass over thousands of series costs cache misses.
-    fn metric_lens(&self) -> Vec<MetricLens> {
-        let counters = self.striped.counters.iter().map(|family| {
+    /// histograms), and every point's encoded attributes in the order they are written: the one
+    /// pass that visits the series (at thousands of series, each visit is a cache miss).
+    fn layout(&self) -> Layout<'a> {
+        let striped = self.striped;
+        let points = striped.counters.iter().map(|f| f.len()).sum::<usize>()
+            + striped.histograms.iter().map(|f| f.len()).sum::<usize>();
+        let mut attributes = Vec::with_capacity(points);
+        let mut metrics = Vec::with_capacity(striped.counters.len() + striped.histograms.len());
+        for family in &striped.counters {
+            let mut data = prost::encoding::int32::encoded_len(field::TEMPORALITY, &self.temporality)
+                + prost::encoding::bool::encoded_len(field::IS_MONOTONIC, &true);
+            for (series, _) in family.series() {
+                let encoded = encoded_attributes(series, point::NUMBER_ATTRIBUTES);
+                data += nested_len(field::DATA_POINTS, counter_point_len(encoded.len()));
+                attributes.push(encoded);
+            }
             let unit = family.unit(SeriesKind::Counter);
-            let data = self.counter_data_len(family);
             let metric =
                 strings_len(&metric_strings(family.family.spec, &unit)) + nested_len(field::SUM, data);
-            MetricLens { metric, data }
-        });
-        let histograms = self.striped.histograms.iter().map(|family| {
+            metrics.push(MetricLens { metric, data });
+        }
+        for family in &striped.histograms {
+            let bounds = family.bounds().len();
+            let mut data = prost::encoding::int32::encoded_len(field::TEMPORALITY, &self.temporality);
+            for (series, histogram_point) in family.series() {
+                let encoded = encoded_attributes(series, point::HISTOGRAM_ATTRIBUTES);
+                let len = histogram_point_len(encoded.len(), &histogram_point.totals, bounds);
+                data += nested_len(field::DATA_POINTS, len);
+                attributes.push(encoded);
+            }
             let unit = family.unit(SeriesKind::Histogram);
-            let data = self.histogram_data_len(family);
             let metric =
                 strings_len(&metric_strings(family.family.spec, &unit)) + nested_len(field::HISTOGRAM, data);
-            MetricLens { metric, data }
-        });
-        counters.chain(histograms).collect()
+            metrics.push(MetricLens { metric, data });
+        }
+        Layout { metrics, attributes }
     }
 
-    /// Every family's metric entry, with the lengths `metric_lens` gave.
-    fn write(&self, metric_lens: &[MetricLens], out: &mut Vec<u8>) {
-        let mut lens = metric_lens.iter().copied();
+    /// Every family's metric entry, as `layout` measured it, from the collection's points and
+    /// the layout's attributes alone.
+    fn write(&self, layout: &Layout<'a>, out: &mut Vec<u8>) {
+        let mut lens = layout.metrics.iter().copied();
+        let mut attributes = layout.attributes.iter().copied();
         for family in &self.striped.counters {
             let unit = family.unit(SeriesKind::Counter);
             let len = lens.next().unwrap_or_default();
@@ -261,10 +299,10 @@ impl<'a> StripedWriter<'a> {
             write_strings(&metric_strings(family.family.spec, &unit), out);
             nested_header(field::SUM, len.data, out);
             let start = nanos(family.start);
-            for (series, total) in family.series() {
-                let attributes = encoded_attributes(series, point::NUMBER_ATTRIBUTES);
-                nested_header(field::DATA_POINTS, counter_point_len(attributes.len()), out);
-                out.extend_from_slice(attributes);
+            for total in family.points() {
+                let encoded = attributes.next().unwrap_or_default();
+                nested_header(field::DATA_POINTS, counter_point_len(encoded.len()), out);
+                out.extend_from_slice(encoded);
                 write_fixed(point::START, start, out);
                 write_fixed(point::TIME, self.time, out);
                 match *total {
@@ -282,12 +320,18 @@ impl<'a> StripedWriter<'a> {
             write_strings(&metric_strings(family.family.spec, &unit), out);
             nested_header(field::HISTOGRAM, len.data, out);
             let start = nanos(family.start);
-            for (series, histogram_point) in family.series() {
-                let bounds = series.data.bounds();
+            let bounds = family.bounds();
+            // The same in every point of the family: encoded once.
+            let mut bounds_field = Vec::with_capacity(packed_len(bounds.len()));
+            if !bounds.is_empty() {
+                nested_header(point::EXPLICIT_BOUNDS, 8 * bounds.len(), &mut bounds_field);
+                write_le_words(bounds.iter().map(|b| b.to_bits()), &mut bounds_field);
+            }
+            for histogram_point in family.points() {
                 let snapshot = &histogram_point.totals;
-                let bucket_counts = self.striped.buckets(series, histogram_point);
-                let attributes = encoded_attributes(series, point::HISTOGRAM_ATTRIBUTES);
-                let len = histogram_point_len(attributes.len(), snapshot, bounds.len());
+                let bucket_counts = self.striped.buckets(histogram_point, bounds);
+                let encoded = attributes.next().unwrap_or_default();
+                let len = histogram_point_len(encoded.len(), snapshot, bounds.len());
                 nested_header(field::DATA_POINTS, len, out);
                 write_fixed(point::START, start, out);
                 write_fixed(point::TIME, self.time, out);
@@ -296,12 +340,9 @@ impl<'a> StripedWriter<'a> {
                 }
                 write_fixed(point::SUM, snapshot.sum.to_bits(), out);
                 nested_header(point::BUCKET_COUNTS, 8 * bucket_counts.len(), out);
-                bucket_counts.iter().for_each(|n| out.extend_from_slice(&n.to_le_bytes()));
-                if !bounds.is_empty() {
-                    nested_header(point::EXPLICIT_BOUNDS, 8 * bounds.len(), out);
-                    bounds.iter().for_each(|b| out.extend_from_slice(&b.to_le_bytes()));
-                }
-                out.extend_from_slice(attributes);
+                write_le_words(bucket_counts.iter().copied(), out);
+                out.extend_from_slice(&bounds_field);
+                out.extend_from_slice(encoded);
                 // A point with no values yet carries the SDK's starting extremes (f64::MAX,
                 // f64::MIN), so the request stays the one the SDK sent.
                 let (min, max) = snapshot.min_max.unwrap_or((f64::MAX, f64::MIN));
@@ -310,36 +351,6 @@ impl<'a> StripedWriter<'a> {
             }
             prost::encoding::int32::encode(field::TEMPORALITY, &self.temporality, out);
         }
-    }
-
-    /// The encoded `Sum` body of a counter family.
-    fn counter_data_len(&self, family: &FamilySnapshot<AtomicCounter, Total>) -> usize {
-        let points: usize = family
-            .series()
-            .map(|(series, _)| {
-                let attributes = encoded_attributes(series, point::NUMBER_ATTRIBUTES).len();
-                nested_len(field::DATA_POINTS, counter_point_len(attributes))
-            })
-            .sum();
-        points
-            + prost::encoding::int32::encoded_len(field::TEMPORALITY, &self.temporality)
-            + prost::encoding::bool::encoded_len(field::IS_MONOTONIC, &true)
-    }
-
-    /// The encoded `Histogram` body of a histogram family.
-    fn histogram_data_len(&self, family: &FamilySnapshot<AtomicHistogram, HistogramPoint>) -> usize {
-        let points: usize = family
-            .series()
-            .map(|(series, histogram_point)| {
-                let snapshot = &histogram_point.totals;
-                let attributes = encoded_attributes(series, point::HISTOGRAM_ATTRIBUTES).len();
-                nested_len(
-                    field::DATA_POINTS,
-                    histogram_point_len(attributes, snapshot, series.data.bounds().len()),
-                )
-            })
-            .sum();
-        points + prost::encoding::int32::encoded_len(field::TEMPORALITY, &self.temporality)
     }
 }
 

@@ -37,10 +37,9 @@ pub(crate) struct Collected {
 
 impl Collected {
     /// The bucket counts of a histogram point of `series`.
-    pub(crate) fn buckets(&self, series: &Series<AtomicHistogram>, point: &HistogramPoint) -> &[u64] {
-        self.buckets
-            .get(point.buckets_at..point.buckets_at + series.data.bounds().len() + 1)
-            .unwrap_or_default()
+    /// The bucket counts of a point of a family with these `bounds`.
+    pub(crate) fn buckets(&self, point: &HistogramPoint, bounds: &[f64]) -> &[u64] {
+        self.buckets.get(point.buckets_at..point.buckets_at + bounds.len() + 1).unwrap_or_default()
     }
 }
 
@@ -72,10 +71,29 @@ pub(crate) struct FamilySnapshot<A, S> {
     points: Vec<(usize, S)>,
 }
 
+impl<S> FamilySnapshot<AtomicHistogram, S> {
+    /// The bucket bounds of every series of the family (its spec's).
+    pub(crate) fn bounds(&self) -> &'static [f64] {
+        self.family.spec.buckets.unwrap_or_default()
+    }
+}
+
 impl<A, S> FamilySnapshot<A, S> {
     /// The exported series with their snapshots.
     pub(crate) fn series(&self) -> impl Iterator<Item = (&Series<A>, &S)> {
         self.points.iter().map(|(at, snapshot)| (&*self.all[*at], snapshot))
+    }
+
+    /// The points alone, in the order of [`series`](Self::series), without visiting the series.
+    #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "for OTLP"))]
+    pub(crate) fn points(&self) -> impl Iterator<Item = &S> {
+        self.points.iter().map(|(_, snapshot)| snapshot)
+    }
+
+    /// How many points the family has.
+    #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "for OTLP"))]
+    pub(crate) fn len(&self) -> usize {
+        self.points.len()
     }
 
     /// The unit the family is exported with: the one the SDK's catalog view would give it.
