@@ -159,15 +159,24 @@ impl AtomicHistogram {
         let mut totals = HistogramTotals { count: 0, sum: 0.0, min_max: None };
         let (mut min, mut max) = (EMPTY_MIN, 0);
         for stripe in self.touched.stripes() {
+            // The stripe's words in order (no index arithmetic per word): sum, min, max, buckets.
+            let lines = &self.lines[stripe * self.stride..(stripe + 1) * self.stride];
+            // The stripe's words in order, without index arithmetic per word: sum, minimum and
+            // maximum (SUM, MIN, MAX), then the buckets. A stripe has at least one line, so the
+            // first three are always there.
+            let mut words = lines.iter().flat_map(|line| &line.0);
+            let (Some(sum), Some(low), Some(high)) = (words.next(), words.next(), words.next()) else {
+                continue;
+            };
             let mut recorded = 0;
-            for (bucket, total) in counts.iter_mut().enumerate() {
-                let n = count(self.word(stripe, BUCKETS + bucket));
+            for (total, word) in counts.iter_mut().zip(words) {
+                let n = count(word);
                 *total += n;
                 recorded += n;
             }
-            totals.sum += f64::from_bits(count(self.word(stripe, SUM)));
-            min = min.min(extreme(self.word(stripe, MIN), EMPTY_MIN));
-            max = max.max(extreme(self.word(stripe, MAX), 0));
+            totals.sum += f64::from_bits(count(sum));
+            min = min.min(extreme(low, EMPTY_MIN));
+            max = max.max(extreme(high, 0));
             totals.count += recorded;
         }
         if totals.count > 0 {
