@@ -12,8 +12,9 @@
 //! - `2 threads`: the wrapped call on one call site from two threads, per op;
 //! - `sampled span`: the default configuration, where every root call starts a sampled span,
 //!   beside what a Rust user would write instead: `#[tracing::instrument]` bridged by
-//!   tracing-opentelemetry to the same SDK tracer, plus an OTel counter and histogram. Both
-//!   sides end their spans into a processor that drops them, so export is not measured.
+//!   tracing-opentelemetry to the same SDK tracer, plus an OTel counter and histogram; and the
+//!   floor under both, the SDK's span alone (built, made current, ended; no clock, no metrics).
+//!   All end their spans into a processor that drops them, so export is not measured.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -149,6 +150,21 @@ fn peer(x: u64, meters: &contextd_metrics::contextd::Meters) -> u64 {
     hand_written(x, meters)
 }
 
+/// The floor under a sampled wrapped call: what the OpenTelemetry API and SDK make anyone who
+/// keeps the span current during the call pay (the parent context read, the span built, its
+/// context made current and restored, the span ended into the processor), with no clock read,
+/// no metrics and no context cloned.
+#[inline(never)]
+fn sdk_span_alone(tracer: &opentelemetry_sdk::trace::SdkTracer, at: std::time::SystemTime, x: u64) -> u64 {
+    use opentelemetry::trace::{TraceContextExt as _, Tracer as _};
+    let parent = opentelemetry::Context::current();
+    let builder = opentelemetry::trace::SpanBuilder::from_name("checkpoint.create").with_start_time(at);
+    let _current = parent.with_span(tracer.build_with_context(builder, &parent)).attach();
+    let ret = black_box(x) + 1;
+    opentelemetry::Context::map_current(|cx| cx.span().end_with_timestamp(at));
+    ret
+}
+
 fn sampled_spans(
     c: &mut Criterion,
     meter: &opentelemetry::metrics::Meter,
@@ -161,7 +177,8 @@ fn sampled_spans(
         opentelemetry_sdk::trace::SdkTracerProvider::builder().with_span_processor(DropSpans).build();
     let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "contextd");
     contextd_metrics::bind_global_with(meter, Some(tracer.clone()), Some(store.clone()));
-    let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer.clone()));
     // Global, so the second thread of the two-thread runs sees it too.
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this bench binary");
     let mut group = c.benchmark_group("sampled span");
@@ -169,6 +186,8 @@ fn sampled_spans(
     group.bench_function("tracing::instrument + tracing-opentelemetry + OTel metrics", |b| {
         b.iter(|| peer(black_box(1), meters))
     });
+    let at = std::time::SystemTime::now();
+    group.bench_function("the SDK's span alone", |b| b.iter(|| sdk_span_alone(&tracer, at, black_box(1))));
     group.bench_function("2 threads: instrument_op (per op)", |b| {
         b.iter_custom(|iters| two_threads(iters, || wrapped(black_box(1))))
     });

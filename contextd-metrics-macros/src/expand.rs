@@ -124,15 +124,16 @@ fn wrap_sync(args: &OpArgs, ret: TokenStream, block: &Block) -> TokenStream {
     let finish = finish(args);
     // The closure carries the body's own span, so errors in the body point at the user's code.
     let call = quote_spanned!(block_span(block) =>
-        #[allow(clippy::redundant_closure_call)]
         ::contextd_metrics::__private::typed_call::<#ret, _>(move || #block)
     );
+    // The guard is declared first so that it drops last, also when the body panics: the call
+    // ends its span as the current one.
     quote! {
+        let __contextd_span;
         #start
-        let __contextd_ret = {
-            let __contextd_span = __contextd_op.attach();
-            #call
-        };
+        __contextd_span = __contextd_op.attach();
+        #[allow(clippy::redundant_closure_call)]
+        let __contextd_ret = #call;
         #finish
     }
 }

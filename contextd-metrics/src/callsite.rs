@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use contextd_metrics_catalog::{
     InstrumentSpec, LabelSource, OTHER_ERROR_TYPE, OperationShape, STATUS_VALUES,
 };
-use opentelemetry::trace::{Span as _, SpanBuilder, TraceContextExt as _, Tracer as _};
+use opentelemetry::trace::{Span as _, SpanBuilder, SpanId, SpanRef, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
 
@@ -228,7 +228,7 @@ impl OpSite {
             return Op {
                 target: Target::Inert,
                 started: None,
-                span: None,
+                span: CallSpan::None,
                 span_started: SystemTime::UNIX_EPOCH,
                 message: None,
                 finished: false,
@@ -246,8 +246,8 @@ impl OpSite {
         // included.
         let started = clock::now();
         let (span, span_started) = match tracer.and_then(|tracer| self.start_span(tracer, started)) {
-            Some((cx, wall)) => (Some(cx), wall),
-            None => (None, SystemTime::UNIX_EPOCH),
+            Some((cx, wall)) => (CallSpan::Held(cx), wall),
+            None => (CallSpan::None, SystemTime::UNIX_EPOCH),
         };
         Op { target, started: Some(started), span, span_started, message: None, finished: false }
     }
@@ -399,6 +399,14 @@ enum Target {
     },
 }
 
+/// Where a call's span is: none, held by the call, or made current on this thread (by
+/// [`Op::attach`]) and known by its id.
+enum CallSpan {
+    None,
+    Held(Context),
+    Current(SpanId),
+}
+
 /// One call in progress. [`finish`](Op::finish) records its outcome; dropped unfinished it
 /// records `error` while panicking and `cancelled` otherwise (a dropped future).
 #[must_use = "an Op records when finished or dropped"]
@@ -406,7 +414,7 @@ pub struct Op {
     target: Target,
     started: Option<Ticks>,
     /// The call's span, as the context its body runs in.
-    span: Option<Context>,
+    span: CallSpan,
     /// The span's start time (unused without a span).
     span_started: SystemTime,
     /// The redacted error message for the span's status, when the call failed.
@@ -415,22 +423,31 @@ pub struct Op {
 }
 
 impl Op {
-    /// Makes the call's span current on this thread until the guard drops (sync bodies).
+    /// Makes the call's span current on this thread until the guard drops (sync bodies). The
+    /// context moves into the thread's stack rather than being cloned (a locked increment, and
+    /// a locked decrement later, each waiting for the span's stores to drain), so the guard
+    /// must outlive the call's [`finish`](Self::finish), which ends the span as the current
+    /// one: declare it before the `Op`, as the macro does.
     #[inline]
-    pub fn attach(&self) -> Option<ContextGuard> {
-        self.span.as_ref().map(|cx| cx.clone().attach())
+    pub fn attach(&mut self) -> Option<ContextGuard> {
+        let CallSpan::Held(cx) = std::mem::replace(&mut self.span, CallSpan::None) else { return None };
+        self.span = CallSpan::Current(cx.span().span_context().span_id());
+        Some(cx.attach())
     }
 
     /// The context to run an async body in, if the call has a span.
     #[inline]
     pub fn context(&self) -> Option<Context> {
-        self.span.clone()
+        match &self.span {
+            CallSpan::Held(cx) => Some(cx.clone()),
+            CallSpan::None | CallSpan::Current(_) => None,
+        }
     }
 
     /// Whether the call has a span, i.e. whether an error message would be recorded.
     #[inline]
     pub fn has_span(&self) -> bool {
-        self.span.is_some()
+        !matches!(self.span, CallSpan::None)
     }
 
     /// Records the call's outcome and duration; `message` (already redacted) describes an
@@ -461,7 +478,7 @@ impl Op {
         } else {
             self.record_unbound(outcome, seconds);
         }
-        if self.span.is_some() {
+        if self.has_span() {
             self.end_span(outcome, nanos);
         }
     }
@@ -484,14 +501,27 @@ impl Op {
 
     #[inline(never)]
     fn end_span(&mut self, outcome: Outcome, nanos: i64) {
-        let Some(cx) = self.span.take() else { return };
+        match std::mem::replace(&mut self.span, CallSpan::None) {
+            CallSpan::None => {}
+            CallSpan::Held(cx) => self.end(&cx.span(), outcome, nanos),
+            CallSpan::Current(id) => Context::map_current(|cx| {
+                let span = cx.span();
+                // Ours unless the body leaked a guard of its own (`mem::forget`); then the span
+                // ends when its context drops, as the SDK ends a span dropped unended.
+                if span.span_context().span_id() == id {
+                    self.end(&span, outcome, nanos);
+                }
+            }),
+        }
+    }
+
+    fn end(&mut self, span: &SpanRef<'_>, outcome: Outcome, nanos: i64) {
         let (shape, cancelled_key) = match &self.target {
             Target::Bound { site, .. } | Target::Unbound { site, .. } => {
                 (&site.spec.shape, site.spec.cancelled_key)
             }
             Target::Inert => return,
         };
-        let span = cx.span();
         match outcome.status {
             Status::Success => {}
             Status::Error => {

@@ -448,3 +448,35 @@ fn a_span_lasts_exactly_the_duration_its_histogram_records() {
     // One clock pair measures both: the span's end is its start plus the recorded duration.
     assert!((span_seconds - sum).abs() < 1e-8, "span {span_seconds} s, histogram {sum} s");
 }
+
+#[instrument_op("skill", "apply")]
+fn apply_enriched(panic: bool) -> opentelemetry::trace::SpanId {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = opentelemetry::Context::current();
+    cx.span().set_attribute(opentelemetry::KeyValue::new("skill.cache", "miss"));
+    assert!(!panic, "skill exploded");
+    cx.span().span_context().span_id()
+}
+
+#[test]
+fn a_sync_call_is_the_current_span_of_its_body_and_ends_it_when_it_panics_too() {
+    use opentelemetry::trace::{Status, TraceContextExt as _};
+    let bound = bind();
+    let spans = bind_spans(&bound);
+    let current = apply_enriched(false);
+    assert!(std::panic::catch_unwind(|| apply_enriched(true)).is_err());
+    assert!(!opentelemetry::Context::current().has_active_span(), "nothing is left current");
+    let finished = spans.get_finished_spans().unwrap();
+    let applied: Vec<_> = finished.iter().filter(|s| s.name == "skill.apply").collect();
+    assert_eq!(applied.len(), 2, "{finished:#?}");
+    let enriched = |s: &&&opentelemetry_sdk::trace::SpanData| {
+        s.attributes.iter().any(|kv| kv.key.as_str() == "skill.cache" && kv.value.as_str() == "miss")
+    };
+    let returned =
+        applied.iter().find(|s| s.span_context.span_id() == current).expect("the body's current span");
+    assert!(enriched(&returned), "what the body set on its span: {:?}", returned.attributes);
+    assert_eq!(returned.status, Status::Unset);
+    let panicked = applied.iter().find(|s| s.span_context.span_id() != current).unwrap();
+    assert!(enriched(&panicked), "{:?}", panicked.attributes);
+    assert_eq!(panicked.status, Status::error("other"), "the call ended its span, not the SDK's drop");
+}
