@@ -28,7 +28,7 @@ impl PushMetricExporter for ConsoleMetricExporter {
             .unwrap_or_default();
         let since_epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let _ = writeln!(text, "# metrics of {service} at unix time {}", since_epoch.as_secs());
-        crate::exposition::render(metrics, &self.striped.collect(), &mut text);
+        crate::exposition::render(metrics, &self.striped.collect(&self.striped.read()), &mut text);
         std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| {
             opentelemetry_sdk::error::OTelSdkError::InternalFailure(format!("writing to stdout: {e}"))
         })

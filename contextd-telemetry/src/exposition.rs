@@ -77,9 +77,9 @@ fn render_striped(striped: &Collected, extra: &Extra<'_>, out: &mut String) {
         let spec = family.family.spec;
         let name = prometheus_name(spec.name, &family.unit(SeriesKind::Counter), SeriesKind::Counter);
         header(out, &name, spec.description, "counter");
-        for (series, total) in family.series() {
-            let attributes: Vec<&KeyValue> = series.attributes.iter().collect();
-            match *total {
+        for point in &family.points {
+            let attributes: Vec<&KeyValue> = point.series.attributes.iter().collect();
+            match point.value {
                 Total::U64(n) => sample(out, &name, "", &attributes, extra, None, n),
                 Total::F64(x) => sample(out, &name, "", &attributes, extra, None, x),
             }
@@ -89,13 +89,14 @@ fn render_striped(striped: &Collected, extra: &Extra<'_>, out: &mut String) {
         let spec = family.family.spec;
         let name = prometheus_name(spec.name, &family.unit(SeriesKind::Histogram), SeriesKind::Histogram);
         header(out, &name, spec.description, "histogram");
-        for (series, point) in family.series() {
-            let attributes: Vec<&KeyValue> = series.attributes.iter().collect();
+        for point in &family.points {
+            let attributes: Vec<&KeyValue> = point.series.attributes.iter().collect();
+            let totals = point.value.totals;
             let point = Point {
                 bounds: family.bounds(),
-                bucket_counts: striped.buckets(point, family.bounds()),
-                count: point.totals.count,
-                sum: point.totals.sum,
+                bucket_counts: striped.buckets(&point.value, family.bounds()),
+                count: totals.count,
+                sum: totals.sum,
             };
             histogram_point(out, &name, &attributes, extra, &point);
         }

@@ -17,7 +17,7 @@ use prost::Message as _;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
 use crate::naming::SeriesKind;
-use crate::striped::{Collected, Total};
+use crate::striped::{AttributeEncoders, Collected, Reading, StripedSeries, Total};
 
 /// Field numbers of the OTLP messages written here by hand (opentelemetry/proto/metrics/v1).
 mod field {
@@ -42,14 +42,15 @@ mod field {
     pub(super) const IS_MONOTONIC: u32 = 3;
 }
 
-/// The encoded request of the SDK's collection and the striped series.
+/// The encoded request of the SDK's collection and the striped series (collected by
+/// [`collect`], which encodes their attributes).
 pub(crate) fn encode(metrics: &ResourceMetrics, striped: &Collected) -> Vec<u8> {
     let request = ExportMetricsServiceRequest::from(metrics);
     let writer = StripedWriter::new(striped);
     // First the lengths (protobuf prefixes every nested message with its length), then the
     // bytes, each point straight into the output: no intermediate buffer is copied.
     let layout = writer.layout();
-    let ours: usize = layout.metrics.iter().map(|lens| nested_len(field::METRICS, lens.metric)).sum();
+    let ours: usize = layout.iter().map(|lens| nested_len(field::METRICS, lens.metric)).sum();
     if ours == 0 {
         return request.encode_to_vec();
     }
@@ -117,7 +118,7 @@ fn nested_header(tag: u32, len: usize, out: &mut Vec<u8>) {
 /// field (their shape is fixed, so their lengths are arithmetic), which lets one pass size every
 /// message and the next write each point straight into the output.
 struct StripedWriter<'a> {
-    striped: &'a Collected,
+    striped: &'a Collected<'a>,
     temporality: i32,
     time: u64,
 }
@@ -149,13 +150,6 @@ mod point {
 struct MetricLens {
     metric: usize,
     data: usize,
-}
-
-/// What the write pass needs besides the collection: each family's lengths, and each point's
-/// encoded attributes in writing order.
-struct Layout<'a> {
-    metrics: Vec<MetricLens>,
-    attributes: Vec<&'a [u8]>,
 }
 
 /// The fields of one metric entry before its data.
@@ -195,6 +189,17 @@ fn attribute_len(kv: &opentelemetry::KeyValue) -> usize {
 
 fn attributes_len(tag: u32, attributes: &[opentelemetry::KeyValue]) -> usize {
     attributes.iter().map(|kv| nested_len(tag, attribute_len(kv))).sum()
+}
+
+/// The striped series of `reading`, collected for [`encode`]: with their attributes encoded.
+pub(crate) fn collect<'r>(series: &StripedSeries, reading: &'r Reading) -> Collected<'r> {
+    series.collect_encoded(
+        reading,
+        &AttributeEncoders {
+            counter: |series| encoded_attributes(series, point::NUMBER_ATTRIBUTES),
+            histogram: |series| encoded_attributes(series, point::HISTOGRAM_ATTRIBUTES),
+        },
+    )
 }
 
 /// A series' attributes as `tag` entries of its data point, encoded on the first export and
@@ -240,7 +245,7 @@ fn packed_len(n: usize) -> usize {
 }
 
 impl<'a> StripedWriter<'a> {
-    fn new(striped: &'a Collected) -> Self {
+    fn new(striped: &'a Collected<'a>) -> Self {
         let temporality = match striped.temporality {
             Temporality::Cumulative => AggregationTemporality::Cumulative,
             _ => AggregationTemporality::Delta,
@@ -249,49 +254,46 @@ impl<'a> StripedWriter<'a> {
     }
 
     /// The lengths of each family's metric entry and of its data (counters first, then
-    /// histograms), and every point's encoded attributes in the order they are written: the one
-    /// pass that visits the series (at thousands of series, each visit is a cache miss).
-    fn layout(&self) -> Layout<'a> {
+    /// histograms), from the collected points alone.
+    fn layout(&self) -> Vec<MetricLens> {
         let striped = self.striped;
-        let points = striped.counters.iter().map(|f| f.len()).sum::<usize>()
-            + striped.histograms.iter().map(|f| f.len()).sum::<usize>();
-        let mut attributes = Vec::with_capacity(points);
-        let mut metrics = Vec::with_capacity(striped.counters.len() + striped.histograms.len());
-        for family in &striped.counters {
-            let mut data = prost::encoding::int32::encoded_len(field::TEMPORALITY, &self.temporality)
+        let counters = striped.counters.iter().map(|family| {
+            let points: usize = family
+                .points
+                .iter()
+                .map(|p| nested_len(field::DATA_POINTS, counter_point_len(p.attributes.len())))
+                .sum();
+            let data = points
+                + prost::encoding::int32::encoded_len(field::TEMPORALITY, &self.temporality)
                 + prost::encoding::bool::encoded_len(field::IS_MONOTONIC, &true);
-            for (series, _) in family.series() {
-                let encoded = encoded_attributes(series, point::NUMBER_ATTRIBUTES);
-                data += nested_len(field::DATA_POINTS, counter_point_len(encoded.len()));
-                attributes.push(encoded);
-            }
             let unit = family.unit(SeriesKind::Counter);
             let metric =
                 strings_len(&metric_strings(family.family.spec, &unit)) + nested_len(field::SUM, data);
-            metrics.push(MetricLens { metric, data });
-        }
-        for family in &striped.histograms {
+            MetricLens { metric, data }
+        });
+        let histograms = striped.histograms.iter().map(|family| {
             let bounds = family.bounds().len();
-            let mut data = prost::encoding::int32::encoded_len(field::TEMPORALITY, &self.temporality);
-            for (series, histogram_point) in family.series() {
-                let encoded = encoded_attributes(series, point::HISTOGRAM_ATTRIBUTES);
-                let len = histogram_point_len(encoded.len(), &histogram_point.totals, bounds);
-                data += nested_len(field::DATA_POINTS, len);
-                attributes.push(encoded);
-            }
+            let points: usize = family
+                .points
+                .iter()
+                .map(|p| {
+                    let len = histogram_point_len(p.attributes.len(), &p.value.totals, bounds);
+                    nested_len(field::DATA_POINTS, len)
+                })
+                .sum();
+            let data = points + prost::encoding::int32::encoded_len(field::TEMPORALITY, &self.temporality);
             let unit = family.unit(SeriesKind::Histogram);
             let metric =
                 strings_len(&metric_strings(family.family.spec, &unit)) + nested_len(field::HISTOGRAM, data);
-            metrics.push(MetricLens { metric, data });
-        }
-        Layout { metrics, attributes }
+            MetricLens { metric, data }
+        });
+        counters.chain(histograms).collect()
     }
 
-    /// Every family's metric entry, as `layout` measured it, from the collection's points and
-    /// the layout's attributes alone.
-    fn write(&self, layout: &Layout<'a>, out: &mut Vec<u8>) {
-        let mut lens = layout.metrics.iter().copied();
-        let mut attributes = layout.attributes.iter().copied();
+    /// Every family's metric entry, with the lengths `layout` gave, from the collected points
+    /// alone.
+    fn write(&self, layout: &[MetricLens], out: &mut Vec<u8>) {
+        let mut lens = layout.iter().copied();
         for family in &self.striped.counters {
             let unit = family.unit(SeriesKind::Counter);
             let len = lens.next().unwrap_or_default();
@@ -299,13 +301,13 @@ impl<'a> StripedWriter<'a> {
             write_strings(&metric_strings(family.family.spec, &unit), out);
             nested_header(field::SUM, len.data, out);
             let start = nanos(family.start);
-            for total in family.points() {
-                let encoded = attributes.next().unwrap_or_default();
+            for point in &family.points {
+                let encoded = point.attributes;
                 nested_header(field::DATA_POINTS, counter_point_len(encoded.len()), out);
                 out.extend_from_slice(encoded);
                 write_fixed(point::START, start, out);
                 write_fixed(point::TIME, self.time, out);
-                match *total {
+                match point.value {
                     Total::F64(x) => write_fixed(point::AS_DOUBLE, x.to_bits(), out),
                     Total::U64(n) => write_fixed(point::AS_INT, n, out),
                 }
@@ -327,10 +329,10 @@ impl<'a> StripedWriter<'a> {
                 nested_header(point::EXPLICIT_BOUNDS, 8 * bounds.len(), &mut bounds_field);
                 write_le_words(bounds.iter().map(|b| b.to_bits()), &mut bounds_field);
             }
-            for histogram_point in family.points() {
-                let snapshot = &histogram_point.totals;
-                let bucket_counts = self.striped.buckets(histogram_point, bounds);
-                let encoded = attributes.next().unwrap_or_default();
+            for point in &family.points {
+                let snapshot = &point.value.totals;
+                let bucket_counts = self.striped.buckets(&point.value, bounds);
+                let encoded = point.attributes;
                 let len = histogram_point_len(encoded.len(), snapshot, bounds.len());
                 nested_header(field::DATA_POINTS, len, out);
                 write_fixed(point::START, start, out);
@@ -389,11 +391,8 @@ mod tests {
     use crate::striped::StripedSeries;
 
     /// The same recordings on a meter provider with the catalog's view, histograms in the SDK
-    /// (as before the striped histograms) or in `store`.
-    fn record(
-        striped: Option<&StripedSeries>,
-        temporality: Temporality,
-    ) -> (ResourceMetrics, Option<Collected>) {
+    /// (as before the striped histograms) or in `striped`; returns what the SDK collected.
+    fn record(striped: Option<&StripedSeries>, temporality: Temporality) -> ResourceMetrics {
         let catalog = &contextd_metrics::contextd::CATALOG;
         let reader = Arc::new(ManualReader::builder().with_temporality(temporality).build());
         let provider = SdkMeterProvider::builder()
@@ -433,7 +432,7 @@ mod tests {
         provider.meter("another.scope").f64_histogram("elsewhere").build().record(2.5, &[]);
         let mut collected = ResourceMetrics::default();
         reader.collect(&mut collected).unwrap();
-        (collected, striped.map(StripedSeries::collect))
+        collected
     }
 
     /// The request with timestamps zeroed and scopes, metrics, points and attributes in a stable
@@ -476,13 +475,13 @@ mod tests {
     #[test]
     fn the_request_is_the_one_the_sdk_histograms_gave_but_for_timestamps() {
         for temporality in [Temporality::Cumulative, Temporality::Delta] {
-            let (sdk, _) = record(None, temporality);
+            let sdk = record(None, temporality);
             let before = normalised(ExportMetricsServiceRequest::from(&sdk));
             let delta = temporality == Temporality::Delta;
             let striped =
                 StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, delta, Arc::default());
-            let (rest, histograms) = record(Some(&striped), temporality);
-            let bytes = encode(&rest, &histograms.unwrap());
+            let rest = record(Some(&striped), temporality);
+            let bytes = encode(&rest, &collect(&striped, &striped.read()));
             let after = normalised(ExportMetricsServiceRequest::decode(bytes.as_slice()).unwrap());
             let points = |kind: fn(&Data) -> Option<usize>| -> usize {
                 let scopes = &before.resource_metrics[0].scope_metrics;
@@ -511,14 +510,14 @@ mod tests {
     #[test]
     fn the_pull_text_is_the_one_the_sdk_histograms_gave() {
         let empty = StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, false, Arc::default());
-        let (sdk, _) = record(None, Temporality::Cumulative);
+        let sdk = record(None, Temporality::Cumulative);
         let mut before = String::new();
-        crate::exposition::render_for_pull(&sdk, &empty.collect(), &mut before);
+        crate::exposition::render_for_pull(&sdk, &empty.collect(&empty.read()), &mut before);
         let striped =
             StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, false, Arc::default());
-        let (rest, histograms) = record(Some(&striped), Temporality::Cumulative);
+        let rest = record(Some(&striped), Temporality::Cumulative);
         let mut after = String::new();
-        crate::exposition::render_for_pull(&rest, &histograms.unwrap(), &mut after);
+        crate::exposition::render_for_pull(&rest, &striped.collect(&striped.read()), &mut after);
         let histogram = contextd_metrics::contextd::instruments::CHECKPOINT_DURATION_SECONDS.name;
         assert!(before.contains(&format!("{histogram}_bucket{{operation=\"create\"")), "{before}");
         let lines = |text: &str| {

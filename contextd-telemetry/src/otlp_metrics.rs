@@ -78,7 +78,10 @@ impl OtlpMetricExporter {
 
 impl PushMetricExporter for OtlpMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let encoded = crate::otlp_encode::encode(metrics, &self.series.collect());
+        let encoded = crate::otlp_encode::encode(
+            metrics,
+            &crate::otlp_encode::collect(&self.series, &self.series.read()),
+        );
         // Compressed once, whatever the retries.
         let body =
             self.sender.body(encoded).map_err(|failure| OTelSdkError::InternalFailure(failure.cause))?;

@@ -69,7 +69,7 @@ impl PrometheusHandler {
         collected.map_err(|e| format!("collecting metrics failed: {e}"))?;
         self.overflow.check(&metrics);
         let mut text = String::new();
-        crate::exposition::render_for_pull(&metrics, &self.striped.collect(), &mut text);
+        crate::exposition::render_for_pull(&metrics, &self.striped.collect(&self.striped.read()), &mut text);
         Ok(text)
     }
 

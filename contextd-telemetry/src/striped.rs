@@ -20,27 +20,51 @@ use opentelemetry_sdk::metrics::Temporality;
 use crate::naming::{SeriesKind, catalog_wire_unit};
 use crate::overflow::OverflowWatch;
 
+/// The store's families and their series when a collection starts: what a [`Collected`]
+/// borrows, so that its points refer to their series and attributes directly.
+pub(crate) struct Reading {
+    counters: Vec<(Arc<Family<AtomicCounter>>, Arc<Vec<Arc<Series<AtomicCounter>>>>)>,
+    histograms: Vec<(Arc<Family<AtomicHistogram>>, Arc<Vec<Arc<Series<AtomicHistogram>>>>)>,
+}
+
 /// One collection of the store.
 #[cfg_attr(
     not(any(feature = "otlp-http", feature = "grpc")),
     allow(dead_code, reason = "times are for OTLP")
 )]
-pub(crate) struct Collected {
+pub(crate) struct Collected<'r> {
     pub(crate) scope: &'static str,
     pub(crate) temporality: Temporality,
     pub(crate) time: SystemTime,
-    pub(crate) counters: Vec<FamilySnapshot<AtomicCounter, Total>>,
-    pub(crate) histograms: Vec<FamilySnapshot<AtomicHistogram, HistogramPoint>>,
+    pub(crate) counters: Vec<FamilySnapshot<'r, AtomicCounter, Total>>,
+    pub(crate) histograms: Vec<FamilySnapshot<'r, AtomicHistogram, HistogramPoint>>,
     /// The bucket counts of every histogram point, one after the other.
     buckets: Vec<u64>,
 }
 
-impl Collected {
-    /// The bucket counts of a histogram point of `series`.
+impl Collected<'_> {
     /// The bucket counts of a point of a family with these `bounds`.
     pub(crate) fn buckets(&self, point: &HistogramPoint, bounds: &[f64]) -> &[u64] {
         self.buckets.get(point.buckets_at..point.buckets_at + bounds.len() + 1).unwrap_or_default()
     }
+}
+
+/// How an exporter encodes each kind of series' attributes. A collection with encoders takes
+/// every point's encoded attributes while it reads the point, so the exporter's passes over
+/// thousands of points never go back to the series (each visit would be a cache miss).
+#[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "for OTLP"))]
+pub(crate) struct AttributeEncoders {
+    pub(crate) counter: for<'s> fn(&'s Series<AtomicCounter>) -> &'s [u8],
+    pub(crate) histogram: for<'s> fn(&'s Series<AtomicHistogram>) -> &'s [u8],
+}
+
+/// One exported series of a family: the series, its encoded attributes (empty without
+/// encoders) and its snapshot.
+pub(crate) struct Point<'r, A, S> {
+    pub(crate) series: &'r Series<A>,
+    #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "for OTLP"))]
+    pub(crate) attributes: &'r [u8],
+    pub(crate) value: S,
 }
 
 /// One histogram point: its totals, its bucket counts in [`Collected::buckets`].
@@ -62,40 +86,21 @@ pub(crate) enum Total {
     not(any(feature = "otlp-http", feature = "grpc")),
     allow(dead_code, reason = "times are for OTLP")
 )]
-pub(crate) struct FamilySnapshot<A, S> {
-    pub(crate) family: Arc<Family<A>>,
+pub(crate) struct FamilySnapshot<'r, A, S> {
+    pub(crate) family: &'r Family<A>,
     /// The start of its points: the family's creation (cumulative) or the last collection (delta).
     pub(crate) start: SystemTime,
-    /// The family's series when collected, and the exported ones' snapshots by index.
-    all: Arc<Vec<Arc<Series<A>>>>,
-    points: Vec<(usize, S)>,
+    pub(crate) points: Vec<Point<'r, A, S>>,
 }
 
-impl<S> FamilySnapshot<AtomicHistogram, S> {
+impl<S> FamilySnapshot<'_, AtomicHistogram, S> {
     /// The bucket bounds of every series of the family (its spec's).
     pub(crate) fn bounds(&self) -> &'static [f64] {
         self.family.spec.buckets.unwrap_or_default()
     }
 }
 
-impl<A, S> FamilySnapshot<A, S> {
-    /// The exported series with their snapshots.
-    pub(crate) fn series(&self) -> impl Iterator<Item = (&Series<A>, &S)> {
-        self.points.iter().map(|(at, snapshot)| (&*self.all[*at], snapshot))
-    }
-
-    /// The points alone, in the order of [`series`](Self::series), without visiting the series.
-    #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "for OTLP"))]
-    pub(crate) fn points(&self) -> impl Iterator<Item = &S> {
-        self.points.iter().map(|(_, snapshot)| snapshot)
-    }
-
-    /// How many points the family has.
-    #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "for OTLP"))]
-    pub(crate) fn len(&self) -> usize {
-        self.points.len()
-    }
-
+impl<A, S> FamilySnapshot<'_, A, S> {
     /// The unit the family is exported with: the one the SDK's catalog view would give it.
     pub(crate) fn unit(&self, kind: SeriesKind) -> String {
         let spec = self.family.spec;
@@ -134,10 +139,43 @@ impl StripedSeries {
         self.store.clone()
     }
 
-    /// Collects every series as the SDK would: cumulative ones all (bound points that have not
-    /// recorded yet too, except one without attributes), delta ones only when they recorded
-    /// since the last collection.
-    pub(crate) fn collect(&self) -> Collected {
+    /// The families and series a collection will read.
+    pub(crate) fn read(&self) -> Reading {
+        fn with_series<A: Aggregation>(
+            families: Vec<Arc<Family<A>>>,
+        ) -> Vec<(Arc<Family<A>>, Arc<Vec<Arc<Series<A>>>>)> {
+            families
+                .into_iter()
+                .map(|family| {
+                    let all = family.all_series();
+                    (family, all)
+                })
+                .collect()
+        }
+        Reading {
+            counters: with_series(self.store.counters()),
+            histograms: with_series(self.store.histograms()),
+        }
+    }
+
+    /// Collects every series of `reading` as the SDK would: cumulative ones all (bound points
+    /// that have not recorded yet too, except one without attributes), delta ones only when
+    /// they recorded since the last collection.
+    pub(crate) fn collect<'r>(&self, reading: &'r Reading) -> Collected<'r> {
+        self.collect_with(reading, None)
+    }
+
+    /// [`collect`](Self::collect), with every point's attributes encoded by `encoders`.
+    #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "for OTLP"))]
+    pub(crate) fn collect_encoded<'r>(
+        &self,
+        reading: &'r Reading,
+        encoders: &AttributeEncoders,
+    ) -> Collected<'r> {
+        self.collect_with(reading, Some(encoders))
+    }
+
+    fn collect_with<'r>(&self, reading: &'r Reading, encoders: Option<&AttributeEncoders>) -> Collected<'r> {
         let time = SystemTime::now();
         let delta = self.delta;
         let temporality = if delta { Temporality::Delta } else { Temporality::Cumulative };
@@ -146,7 +184,8 @@ impl StripedSeries {
         } else {
             time
         };
-        let counters = snapshots(self.store.counters(), delta, delta_start, |family, series| {
+        let kept = Kept { delta, delta_start };
+        let counters = kept.snapshots(&reading.counters, encoders.map(|e| e.counter), |family, series| {
             let counter = &series.data;
             // `take_*` gives `Some` exactly when `delta`: the store was made resettable for it.
             let total = if family.spec.value_type == ValueType::F64 {
@@ -157,11 +196,13 @@ impl StripedSeries {
             let recorded = total != Total::U64(0) && total != Total::F64(0.0);
             (total, recorded)
         });
-        let families = self.store.histograms();
-        let bucket_words =
-            families.iter().map(|f| f.series_count() * (f.spec.buckets.unwrap_or_default().len() + 1)).sum();
+        let bucket_words = reading
+            .histograms
+            .iter()
+            .map(|(family, all)| all.len() * (family.spec.buckets.unwrap_or_default().len() + 1))
+            .sum();
         let mut buckets = Vec::with_capacity(bucket_words);
-        let histograms = snapshots(families, delta, delta_start, |_, series| {
+        let histograms = kept.snapshots(&reading.histograms, encoders.map(|e| e.histogram), |_, series| {
             let buckets_at = buckets.len();
             let histogram = &series.data;
             let totals =
@@ -176,32 +217,42 @@ impl StripedSeries {
 }
 
 /// The names of the families that have an overflow series.
-fn overflowing<A: Aggregation, S>(
-    families: &[FamilySnapshot<A, S>],
-) -> impl Iterator<Item = &'static str> + '_ {
+fn overflowing<'c, A: Aggregation, S>(
+    families: &'c [FamilySnapshot<'_, A, S>],
+) -> impl Iterator<Item = &'static str> + 'c {
     families.iter().filter(|f| f.family.has_overflowed()).map(|f| f.family.spec.name)
 }
 
-fn snapshots<A: Aggregation, S>(
-    families: Vec<Arc<Family<A>>>,
+/// Which points a collection keeps.
+struct Kept {
     delta: bool,
     delta_start: SystemTime,
-    mut read: impl FnMut(&Family<A>, &Series<A>) -> (S, bool),
-) -> Vec<FamilySnapshot<A, S>> {
-    families
-        .into_iter()
-        .filter_map(|family| {
-            let start = if delta { delta_start } else { family.started };
-            let all = family.all_series();
-            // Sized up front: at thousands of series, growing by doubling copies megabytes.
-            let mut points = Vec::with_capacity(all.len());
-            for (at, series) in all.iter().enumerate() {
-                let (snapshot, recorded) = read(&family, series);
-                if recorded || (!delta && !series.attributes.is_empty()) {
-                    points.push((at, snapshot));
+}
+
+impl Kept {
+    /// The snapshots `read` takes of the exported series of `families`, with their attributes
+    /// as `encode` gives them.
+    fn snapshots<'r, A: Aggregation, S>(
+        &self,
+        families: &'r [(Arc<Family<A>>, Arc<Vec<Arc<Series<A>>>>)],
+        encode: Option<for<'s> fn(&'s Series<A>) -> &'s [u8]>,
+        mut read: impl FnMut(&Family<A>, &Series<A>) -> (S, bool),
+    ) -> Vec<FamilySnapshot<'r, A, S>> {
+        families
+            .iter()
+            .filter_map(|(family, all)| {
+                let start = if self.delta { self.delta_start } else { family.started };
+                // Sized up front: at thousands of series, growing by doubling copies megabytes.
+                let mut points = Vec::with_capacity(all.len());
+                for series in all.iter() {
+                    let (value, recorded) = read(family, series);
+                    if recorded || (!self.delta && !series.attributes.is_empty()) {
+                        let attributes = encode.map_or(&[][..], |encode| encode(series));
+                        points.push(Point { series, attributes, value });
+                    }
                 }
-            }
-            (!points.is_empty()).then_some(FamilySnapshot { family, start, all, points })
-        })
-        .collect()
+                (!points.is_empty()).then_some(FamilySnapshot { family, start, points })
+            })
+            .collect()
+    }
 }
