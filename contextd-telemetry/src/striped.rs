@@ -23,8 +23,20 @@ use crate::overflow::OverflowWatch;
 /// The store's families and their series when a collection starts: what a [`Collected`]
 /// borrows, so that its points refer to their series and attributes directly.
 pub(crate) struct Reading {
-    counters: Vec<(Arc<Family<AtomicCounter>>, Arc<Vec<Arc<Series<AtomicCounter>>>>)>,
-    histograms: Vec<(Arc<Family<AtomicHistogram>>, Arc<Vec<Arc<Series<AtomicHistogram>>>>)>,
+    counters: Vec<FamilyRead<AtomicCounter>>,
+    histograms: Vec<FamilyRead<AtomicHistogram>>,
+}
+
+/// A family and its series when the collection started.
+struct FamilyRead<A> {
+    family: Arc<Family<A>>,
+    all: Arc<Vec<Arc<Series<A>>>>,
+}
+
+impl<A: Aggregation> FamilyRead<A> {
+    fn of(families: Vec<Arc<Family<A>>>) -> Vec<Self> {
+        families.into_iter().map(|family| Self { all: family.all_series(), family }).collect()
+    }
 }
 
 /// One collection of the store.
@@ -54,9 +66,12 @@ impl Collected<'_> {
 /// thousands of points never go back to the series (each visit would be a cache miss).
 #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "for OTLP"))]
 pub(crate) struct AttributeEncoders {
-    pub(crate) counter: for<'s> fn(&'s Series<AtomicCounter>) -> &'s [u8],
-    pub(crate) histogram: for<'s> fn(&'s Series<AtomicHistogram>) -> &'s [u8],
+    pub(crate) counter: Encoder<AtomicCounter>,
+    pub(crate) histogram: Encoder<AtomicHistogram>,
 }
+
+/// A series' attributes as its exporter writes them.
+pub(crate) type Encoder<A> = for<'s> fn(&'s Series<A>) -> &'s [u8];
 
 /// One exported series of a family: the series, its encoded attributes (empty without
 /// encoders) and its snapshot.
@@ -141,20 +156,9 @@ impl StripedSeries {
 
     /// The families and series a collection will read.
     pub(crate) fn read(&self) -> Reading {
-        fn with_series<A: Aggregation>(
-            families: Vec<Arc<Family<A>>>,
-        ) -> Vec<(Arc<Family<A>>, Arc<Vec<Arc<Series<A>>>>)> {
-            families
-                .into_iter()
-                .map(|family| {
-                    let all = family.all_series();
-                    (family, all)
-                })
-                .collect()
-        }
         Reading {
-            counters: with_series(self.store.counters()),
-            histograms: with_series(self.store.histograms()),
+            counters: FamilyRead::of(self.store.counters()),
+            histograms: FamilyRead::of(self.store.histograms()),
         }
     }
 
@@ -199,7 +203,7 @@ impl StripedSeries {
         let bucket_words = reading
             .histograms
             .iter()
-            .map(|(family, all)| all.len() * (family.spec.buckets.unwrap_or_default().len() + 1))
+            .map(|read| read.all.len() * (read.family.spec.buckets.unwrap_or_default().len() + 1))
             .sum();
         let mut buckets = Vec::with_capacity(bucket_words);
         let histograms = kept.snapshots(&reading.histograms, encoders.map(|e| e.histogram), |_, series| {
@@ -234,13 +238,13 @@ impl Kept {
     /// as `encode` gives them.
     fn snapshots<'r, A: Aggregation, S>(
         &self,
-        families: &'r [(Arc<Family<A>>, Arc<Vec<Arc<Series<A>>>>)],
-        encode: Option<for<'s> fn(&'s Series<A>) -> &'s [u8]>,
+        families: &'r [FamilyRead<A>],
+        encode: Option<Encoder<A>>,
         mut read: impl FnMut(&Family<A>, &Series<A>) -> (S, bool),
     ) -> Vec<FamilySnapshot<'r, A, S>> {
         families
             .iter()
-            .filter_map(|(family, all)| {
+            .filter_map(|FamilyRead { family, all }| {
                 let start = if self.delta { self.delta_start } else { family.started };
                 // Sized up front: at thousands of series, growing by doubling copies megabytes.
                 let mut points = Vec::with_capacity(all.len());
