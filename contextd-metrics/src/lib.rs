@@ -114,7 +114,9 @@ pub mod contextd {
 /// | `agent` | — | `contextd_agent_duration_seconds{agent,status}` (the operation is the agent) | — |
 ///
 /// and a span named `<component>.<operation>`, child of the current context (a `tracing` span
-/// the caller entered included). Operations are checked against the catalog at compile time,
+/// the caller entered included). The span is the current one while the body runs, so spans the
+/// body starts are its children and what the body sets on
+/// `opentelemetry::Context::current().span()` is exported with it. Operations are checked against the catalog at compile time,
 /// with a suggestion for a near miss. Argument expressions are evaluated before the body and
 /// must give something `AsRef<str>`.
 ///
