@@ -2,18 +2,17 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Line, Touched, Writer, stripe_count};
+use super::{Stripes, Writer, stripe_count};
 
 /// A monotonic sum of one series, of whole numbers (`add_u64`) or of finite non-negative floats
 /// (`add_f64`, kept as f64 bits) — one or the other for the life of the counter.
 #[derive(Debug)]
 pub struct AtomicCounter {
-    /// `owned` stripes and the shared one.
-    stripes: Box<[Line]>,
+    /// `owned` stripes and the shared one, of one line each.
+    stripes: Stripes,
     owned: usize,
     /// Written atomically everywhere, so that the `take_*` methods may reset it.
     resettable: bool,
-    touched: Touched,
 }
 
 impl Default for AtomicCounter {
@@ -36,19 +35,13 @@ impl AtomicCounter {
 
     fn build(resettable: bool) -> Self {
         let owned = stripe_count();
-        Self {
-            stripes: (0..=owned).map(|_| Line::default()).collect(),
-            owned,
-            resettable,
-            touched: Touched::default(),
-        }
+        Self { stripes: Stripes::new(owned + 1, 1), owned, resettable }
     }
 
     #[inline]
     fn writer(&self) -> (Writer, &AtomicU64) {
         let writer = Writer::for_point(self.owned, self.resettable);
-        self.touched.mark(writer.stripe);
-        (writer, &self.stripes[writer.stripe].0[0])
+        (writer, &self.stripes.get(writer.stripe, |_| {})[0].0[0])
     }
 
     /// Adds a whole number.
@@ -86,9 +79,9 @@ impl AtomicCounter {
     }
 
     fn words(&self, reset: bool) -> impl Iterator<Item = u64> + '_ {
-        self.touched.stripes().map(move |stripe| {
-            let line = &self.stripes[stripe];
-            if reset { line.0[0].swap(0, Ordering::Relaxed) } else { line.0[0].load(Ordering::Relaxed) }
+        self.stripes.written().map(move |stripe| {
+            let word = &stripe[0].0[0];
+            if reset { word.swap(0, Ordering::Relaxed) } else { word.load(Ordering::Relaxed) }
         })
     }
 }

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{LINE_WORDS, Line, Touched, Writer, stripe_count};
+use super::{LINE_WORDS, Line, Stripes, Writer, stripe_count};
 
 /// The leading words of a stripe, before its bucket counts.
 const SUM: usize = 0;
@@ -23,13 +23,11 @@ const EMPTY_MIN: u64 = 0x7ff0_0000_0000_0000;
 #[derive(Debug)]
 pub struct AtomicHistogram {
     bounds: &'static [f64],
-    /// `owned + 1` blocks of `stride` lines each.
-    lines: Box<[Line]>,
-    stride: usize,
+    /// `owned + 1` stripes, each of as many lines as its words need.
+    stripes: Stripes,
     owned: usize,
     /// Written atomically everywhere, so that [`take`](Self::take) may reset it.
     resettable: bool,
-    touched: Touched,
 }
 
 /// The count, sum and extremes of a snapshot whose bucket counts went to a caller's buffer.
@@ -78,24 +76,13 @@ impl AtomicHistogram {
 
     fn build(bounds: &'static [f64], resettable: bool) -> Self {
         let owned = stripe_count();
-        let stride = (BUCKETS + bounds.len() + 1).div_ceil(LINE_WORDS);
-        let lines: Box<[Line]> = (0..(owned + 1) * stride).map(|_| Line::default()).collect();
-        let histogram = Self { bounds, lines, stride, owned, resettable, touched: Touched::default() };
-        for stripe in 0..=owned {
-            histogram.word(stripe, MIN).store(EMPTY_MIN, Ordering::Relaxed);
-        }
-        histogram
+        let lines = (BUCKETS + bounds.len() + 1).div_ceil(LINE_WORDS);
+        Self { bounds, stripes: Stripes::new(owned + 1, lines), owned, resettable }
     }
 
     /// The upper bucket bounds.
     pub fn bounds(&self) -> &'static [f64] {
         self.bounds
-    }
-
-    #[inline]
-    fn word(&self, stripe: usize, word: usize) -> &AtomicU64 {
-        let line = stripe * self.stride + word / LINE_WORDS;
-        &self.lines[line].0[word % LINE_WORDS]
     }
 
     /// Records `value`, which the caller has checked to be finite and not negative.
@@ -105,11 +92,11 @@ impl AtomicHistogram {
         let value = value + 0.0;
         let bucket = bucket_of(self.bounds, value);
         let writer = Writer::for_point(self.owned, self.resettable);
-        self.touched.mark(writer.stripe);
-        writer.add(self.word(writer.stripe, BUCKETS + bucket), 1);
-        writer.add_f64(self.word(writer.stripe, SUM), value);
-        writer.lower(self.word(writer.stripe, MIN), value.to_bits());
-        writer.raise(self.word(writer.stripe, MAX), value.to_bits());
+        let stripe = self.stripes.get(writer.stripe, empty_stripe);
+        writer.add(word(stripe, BUCKETS + bucket), 1);
+        writer.add_f64(word(stripe, SUM), value);
+        writer.lower(word(stripe, MIN), value.to_bits());
+        writer.raise(word(stripe, MAX), value.to_bits());
     }
 
     /// What has been recorded so far.
@@ -158,25 +145,24 @@ impl AtomicHistogram {
         let counts = &mut buckets[at..];
         let mut totals = HistogramTotals { count: 0, sum: 0.0, min_max: None };
         let (mut min, mut max) = (EMPTY_MIN, 0);
-        for stripe in self.touched.stripes() {
-            // The stripe's words in order (no index arithmetic per word): sum, min, max, buckets.
-            let lines = &self.lines[stripe * self.stride..(stripe + 1) * self.stride];
-            // The stripe's words in order, without index arithmetic per word: sum, minimum and
-            // maximum (SUM, MIN, MAX), then the buckets. A stripe has at least one line, so the
-            // first three are always there.
-            let mut words = lines.iter().flat_map(|line| &line.0);
-            let (Some(sum), Some(low), Some(high)) = (words.next(), words.next(), words.next()) else {
-                continue;
-            };
+        for stripe in self.stripes.written() {
+            // Bucket counts line by line, each line's words in order (no index arithmetic per
+            // word): the first line's start after the sum and extremes.
             let mut recorded = 0;
-            for (total, word) in counts.iter_mut().zip(words) {
-                let n = count(word);
-                *total += n;
-                recorded += n;
+            let mut rest = &mut *counts;
+            for (at, line) in stripe.iter().enumerate() {
+                let words = if at == 0 { &line.0[BUCKETS..] } else { &line.0[..] };
+                let (here, later) = rest.split_at_mut(words.len().min(rest.len()));
+                for (total, word) in here.iter_mut().zip(words) {
+                    let n = count(word);
+                    *total += n;
+                    recorded += n;
+                }
+                rest = later;
             }
-            totals.sum += f64::from_bits(count(sum));
-            min = min.min(extreme(low, EMPTY_MIN));
-            max = max.max(extreme(high, 0));
+            totals.sum += f64::from_bits(count(word(stripe, SUM)));
+            min = min.min(extreme(word(stripe, MIN), EMPTY_MIN));
+            max = max.max(extreme(word(stripe, MAX), 0));
             totals.count += recorded;
         }
         if totals.count > 0 {
@@ -188,6 +174,17 @@ impl AtomicHistogram {
 
 /// The bucket of `value`: the number of bounds below it. Counted without branches over short
 /// bound lists (the compiler vectorises the comparisons), searched over long ones.
+/// Word `word` of a stripe.
+#[inline]
+fn word(stripe: &[Line], word: usize) -> &AtomicU64 {
+    &stripe[word / LINE_WORDS].0[word % LINE_WORDS]
+}
+
+/// A new stripe: no values, so a minimum above any value.
+fn empty_stripe(stripe: &[Line]) {
+    word(stripe, MIN).store(EMPTY_MIN, Ordering::Relaxed);
+}
+
 #[inline]
 fn bucket_of(bounds: &[f64], value: f64) -> usize {
     if bounds.len() <= 32 {
