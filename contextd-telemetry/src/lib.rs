@@ -291,7 +291,7 @@ pub mod __private {
 
         /// The encoded OTLP request of `metrics` plus the striped series.
         pub fn encode(&self, metrics: &ResourceMetrics) -> Vec<u8> {
-            crate::otlp_encode::encode(metrics, &crate::otlp_encode::collect(&self.0, &self.0.read()))
+            crate::otlp_encode::encode(metrics, &self.0)
         }
     }
 }

@@ -42,10 +42,11 @@ mod field {
     pub(super) const IS_MONOTONIC: u32 = 3;
 }
 
-/// The encoded request of the SDK's collection and the striped series (collected by
-/// [`collect`], which encodes their attributes).
-pub(crate) fn encode(metrics: &ResourceMetrics, striped: &Collected) -> Vec<u8> {
+/// The encoded request of the SDK's collection and of a collection of the striped series.
+pub(crate) fn encode(metrics: &ResourceMetrics, series: &StripedSeries) -> Vec<u8> {
     let request = ExportMetricsServiceRequest::from(metrics);
+    let reading = series.read();
+    let striped = &collect(series, &reading);
     let writer = StripedWriter::new(striped);
     // First the lengths (protobuf prefixes every nested message with its length), then the
     // bytes, each point straight into the output: no intermediate buffer is copied.
@@ -191,8 +192,8 @@ fn attributes_len(tag: u32, attributes: &[opentelemetry::KeyValue]) -> usize {
     attributes.iter().map(|kv| nested_len(tag, attribute_len(kv))).sum()
 }
 
-/// The striped series of `reading`, collected for [`encode`]: with their attributes encoded.
-pub(crate) fn collect<'r>(series: &StripedSeries, reading: &'r Reading) -> Collected<'r> {
+/// The striped series of `reading`, collected with their attributes encoded.
+fn collect<'r>(series: &StripedSeries, reading: &'r Reading) -> Collected<'r> {
     series.collect_encoded(
         reading,
         &AttributeEncoders {
@@ -481,7 +482,7 @@ mod tests {
             let striped =
                 StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, delta, Arc::default());
             let rest = record(Some(&striped), temporality);
-            let bytes = encode(&rest, &collect(&striped, &striped.read()));
+            let bytes = encode(&rest, &striped);
             let after = normalised(ExportMetricsServiceRequest::decode(bytes.as_slice()).unwrap());
             let points = |kind: fn(&Data) -> Option<usize>| -> usize {
                 let scopes = &before.resource_metrics[0].scope_metrics;

@@ -78,10 +78,7 @@ impl OtlpMetricExporter {
 
 impl PushMetricExporter for OtlpMetricExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let encoded = crate::otlp_encode::encode(
-            metrics,
-            &crate::otlp_encode::collect(&self.series, &self.series.read()),
-        );
+        let encoded = crate::otlp_encode::encode(metrics, &self.series);
         // Compressed once, whatever the retries.
         let body =
             self.sender.body(encoded).map_err(|failure| OTelSdkError::InternalFailure(failure.cause))?;

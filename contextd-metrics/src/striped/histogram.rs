@@ -172,8 +172,6 @@ impl AtomicHistogram {
     }
 }
 
-/// The bucket of `value`: the number of bounds below it. Counted without branches over short
-/// bound lists (the compiler vectorises the comparisons), searched over long ones.
 /// Word `word` of a stripe.
 #[inline]
 fn word(stripe: &[Line], word: usize) -> &AtomicU64 {
@@ -185,6 +183,8 @@ fn empty_stripe(stripe: &[Line]) {
     word(stripe, MIN).store(EMPTY_MIN, Ordering::Relaxed);
 }
 
+/// The bucket of `value`: the number of bounds below it. Counted without branches over short
+/// bound lists (the compiler vectorises the comparisons), searched over long ones.
 #[inline]
 fn bucket_of(bounds: &[f64], value: f64) -> usize {
     if bounds.len() <= 32 {
