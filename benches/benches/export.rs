@@ -84,10 +84,14 @@ fn pipeline_with(series: usize) -> Recorded {
     let reader = Shared(std::sync::Arc::new(ManualReader::builder().build()));
     let provider = SdkMeterProvider::builder().with_reader(reader.clone()).build();
     let namespace = contextd_metrics::contextd::CATALOG.namespace;
-    let path = ExportPath::new(namespace, series + 10);
+    let path = ExportPath::new(series + 10);
     let meter = provider.meter(namespace);
     let store = path.store();
-    let meters = contextd_metrics::contextd::Meters::on(&Destination { meter: &meter, store: Some(&store) });
+    let meters = contextd_metrics::contextd::Meters::on(&Destination {
+        meter: &meter,
+        store: Some(&store),
+        scope: namespace,
+    });
     for i in 0..series {
         let attrs =
             [KeyValue::new("operation", "search"), KeyValue::new("database", format!("project_{i:06}"))];

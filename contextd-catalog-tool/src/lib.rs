@@ -5,7 +5,7 @@
 //! The catalog comes from its YAML file, read by the same reader the proc-macro uses
 //! (`contextd_metrics_catalog::source`). contextd's own outputs (`docs/metrics-catalog.md`,
 //! `monitoring/grafana/dashboards/`, `monitoring/alerts/slo.yml`) are the tool's fresh output for
-//! `contextd-metrics/contextd.yaml` (tests check); its dashboards use a curated layout
+//! `contextd-metrics-macros/contextd.yaml` (tests check); its dashboards use a curated layout
 //! (`contextd_layout.rs`), every other catalog the generic one (`service_layout.rs`).
 
 mod alerts;

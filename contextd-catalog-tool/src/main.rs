@@ -10,7 +10,7 @@ use clap::{CommandFactory as _, Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "contextd-catalog", version)]
 struct Cli {
-    /// The catalog file (YAML), e.g. telemetry.yaml or contextd-metrics/contextd.yaml.
+    /// The catalog file (YAML), e.g. telemetry.yaml or contextd-metrics-macros/contextd.yaml.
     #[arg(long, global = true, default_value = "telemetry.yaml")]
     catalog: PathBuf,
     #[command(subcommand)]

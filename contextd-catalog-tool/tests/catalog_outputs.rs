@@ -15,7 +15,7 @@ const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 fn run_catalog(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_contextd-catalog"))
         .current_dir(REPO)
-        .args(["--catalog", "contextd-metrics/contextd.yaml"])
+        .args(["--catalog", "contextd-metrics-macros/contextd.yaml"])
         .args(args)
         .output()
         .expect("run contextd-catalog")
@@ -31,7 +31,7 @@ fn committed_docs_page_is_the_fresh_markdown_output() {
     assert!(
         committed == fresh,
         "docs/metrics-catalog.md is out of date; regenerate it with\n  \
-         cargo run -p contextd-catalog-tool -- --catalog contextd-metrics/contextd.yaml markdown > docs/metrics-catalog.md"
+         cargo run -p contextd-catalog-tool -- --catalog contextd-metrics-macros/contextd.yaml markdown > docs/metrics-catalog.md"
     );
 }
 

@@ -296,14 +296,15 @@ impl GaugeSources {
     }
 
     /// Starts one thread per source and registers the gauges through the catalog's one registry
-    /// ([`contextd_metrics::on_bind`]): on the meter of the running telemetry, and again on the
-    /// meter of every later `init`.
+    /// ([`contextd_metrics::on_bind_in`]): on the running telemetry's meter of contextd's scope
+    /// (whichever catalog the pipeline was given), and again on that of every later `init`.
     ///
     /// # Errors
     /// A zero refresh interval, timeout or maximum age, or the same gauge registered twice.
     pub fn start(self) -> Result<RunningGauges, GaugeError> {
         let (mut running, register) = self.spawn()?;
-        running.binder = Some(contextd_metrics::on_bind(move |meter| register(meter)));
+        let scope = contextd_metrics::contextd::CATALOG.namespace;
+        running.binder = Some(contextd_metrics::on_bind_in(scope, move |meter| register(meter)));
         Ok(running)
     }
 

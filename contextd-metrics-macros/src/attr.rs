@@ -55,7 +55,7 @@ impl Parse for RawOpArgs {
 impl OpArgs {
     pub(crate) fn validate(raw: RawOpArgs, loaded: &crate::load::Loaded) -> syn::Result<Self> {
         let catalog = loaded.catalog;
-        let (component, shape) = component(&raw.component, catalog)?;
+        let (component, shape) = component(&raw.component, loaded)?;
         let operation = operation(&raw.operation, component, &shape)?;
         let expected: Vec<&str> = shape.label_arguments().collect();
         let mut labels: Vec<Option<Expr>> = vec![None; expected.len()];
@@ -127,7 +127,7 @@ impl OpsArgs {
     pub(crate) fn parse(input: ParseStream<'_>, loaded: &crate::load::Loaded) -> syn::Result<Self> {
         let catalog = loaded.catalog;
         let component_lit: LitStr = input.parse()?;
-        let (component, shape) = component(&component_lit, catalog)?;
+        let (component, shape) = component(&component_lit, loaded)?;
         if shape.label_arguments().len() != 0 {
             let needed: Vec<&str> = shape.label_arguments().collect();
             return Err(syn::Error::new_spanned(
@@ -153,8 +153,9 @@ impl OpsArgs {
 /// The component named by `lit`, with its operation shape.
 fn component(
     lit: &LitStr,
-    catalog: &'static Catalog,
+    loaded: &crate::load::Loaded,
 ) -> syn::Result<(&'static ComponentSpec, OperationShape)> {
+    let catalog = loaded.catalog;
     let name = lit.value();
     let valid: Vec<&str> =
         catalog.components.iter().filter(|c| c.operations.is_some()).map(|c| c.name).collect();
@@ -163,10 +164,11 @@ fn component(
         None => Err(syn::Error::new_spanned(
             lit,
             format!(
-                "unknown component `{name}` in the `{}` catalog; components with operations: {}{}",
+                "unknown component `{name}` in the `{}` catalog; components with operations: {}{}{}",
                 catalog.namespace,
                 backticked(&valid),
-                suggestion(&name, &valid)
+                suggestion(&name, &valid),
+                loaded.note()
             ),
         )),
     }

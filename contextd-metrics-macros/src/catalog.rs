@@ -1,5 +1,5 @@
-//! `catalog!("telemetry.yaml")`: a catalog file as static data and typed handles, in the module
-//! that invokes it.
+//! `catalog!("telemetry.yaml")` (or `catalog!(contextd)`, a catalog this crate carries): a
+//! catalog as static data and typed handles, in the module that invokes it.
 
 use contextd_metrics_catalog::{Catalog, Indicator, InstrumentKind, InstrumentSpec, SelfMetric, ValueType};
 use proc_macro2::{Span, TokenStream};
@@ -9,8 +9,24 @@ use syn::LitStr;
 use crate::load;
 use crate::tokens::{self, const_name, model};
 
-pub(crate) fn expand(path: &LitStr, invoking_file: Option<std::path::PathBuf>) -> syn::Result<TokenStream> {
-    let loaded = load::invoked(&path.value(), invoking_file, path.span())?;
+/// What `catalog!` names: a file, or a catalog this crate carries.
+pub(crate) enum Named {
+    File(LitStr),
+    BuiltIn(syn::Ident),
+}
+
+impl syn::parse::Parse for Named {
+    fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            return Ok(Self::File(input.parse()?));
+        }
+        input.parse().map(Self::BuiltIn).map_err(|e| {
+            syn::Error::new(e.span(), "expected a catalog file, `catalog!(\"telemetry.yaml\")`, or a built-in catalog's name, `catalog!(contextd)`")
+        })
+    }
+}
+
+pub(crate) fn expand(loaded: &load::Loaded) -> TokenStream {
     let track = loaded.track();
     let catalog = loaded.catalog;
     let m = model();
@@ -95,12 +111,17 @@ pub(crate) fn expand(path: &LitStr, invoking_file: Option<std::path::PathBuf>) -
     });
     let objective_count = catalog.objectives.len();
     let meters = meters(catalog, &instrument_const);
+    let source = match &loaded.origin {
+        load::Origin::File(path) => {
+            format!("read from `{}`", path.file_name().unwrap_or_default().to_string_lossy())
+        }
+        load::Origin::BuiltIn(name) => format!("built into contextd-metrics (`{name}.yaml`)"),
+    };
     let catalog_doc = format!(
-        "The `{namespace}` catalog, read from `{}` at compile time: {count} instruments in {} components.",
-        path.value(),
+        "The `{namespace}` catalog, {source} at compile time: {count} instruments in {} components.",
         catalog.components.len()
     );
-    Ok(quote! {
+    quote! {
         #track
 
         /// Named bucket bounds of the catalog.
@@ -148,7 +169,7 @@ pub(crate) fn expand(path: &LitStr, invoking_file: Option<std::path::PathBuf>) -
         };
 
         #meters
-    })
+    }
 }
 
 /// The name without the namespace: `contextd_checkpoint_operations_total` → `checkpoint_operations_total`.
@@ -228,7 +249,7 @@ fn meters(catalog: &Catalog, instrument_const: &dyn Fn(&InstrumentSpec) -> syn::
         #[inline]
         pub fn meters() -> &'static Meters {
             static CELL: #p::MetersCell<Meters> = #p::MetersCell::new();
-            CELL.get(Meters::on)
+            CELL.get(CATALOG.namespace, Meters::on)
         }
     }
 }

@@ -78,6 +78,10 @@ pub fn instrument_ops(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn catalog(input: TokenStream) -> TokenStream {
     let invoking_file = proc_macro::Span::call_site().local_file();
-    let path = syn::parse_macro_input!(input as syn::LitStr);
-    catalog::expand(&path, invoking_file).unwrap_or_else(syn::Error::into_compile_error).into()
+    let named = syn::parse_macro_input!(input as catalog::Named);
+    let loaded = match &named {
+        catalog::Named::File(path) => load::invoked(&path.value(), invoking_file, path.span()),
+        catalog::Named::BuiltIn(name) => load::built_in(&name.to_string(), name.span()),
+    };
+    loaded.map(|loaded| catalog::expand(&loaded)).unwrap_or_else(syn::Error::into_compile_error).into()
 }

@@ -1,15 +1,18 @@
-//! Finding and reading the catalog file of the crate being compiled.
+//! Finding and reading the catalog of the crate being compiled.
 //!
 //! `#[instrument_op]` reads the crate's catalog: the file named by the `CONTEXTD_METRICS_CATALOG`
 //! environment variable (for harnesses such as trybuild that build a crate's files elsewhere),
 //! else by `[package.metadata.contextd-metrics] catalog = "…"` in its Cargo.toml, else
-//! `telemetry.yaml` beside that Cargo.toml. `catalog!("file.yaml")` names its file relative to
-//! the source file that invokes it, as `include_str!` does. Errors show paths as written, so
-//! messages read the same on every machine. Each file is read once per compilation (and again
-//! when it changes).
+//! `telemetry.yaml` beside that Cargo.toml, else — a crate that declares no catalog — contextd's,
+//! which this crate carries ([`BUILT_IN`]), as `contextd_telemetry::init()` records contextd's
+//! catalog unless given another. `catalog!("file.yaml")` names its file relative to the source
+//! file that invokes it, as `include_str!` does; `catalog!(contextd)` names a carried catalog.
+//! Errors show paths relative to the crate's manifest, so messages read the same on every
+//! machine and for every macro. Each file is read once per compilation (and again when it
+//! changes), and its mistakes are listed in full once: later uses say where to look.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -22,25 +25,60 @@ pub(crate) const DEFAULT_FILE: &str = "telemetry.yaml";
 const METADATA_TABLE: &str = "contextd-metrics";
 const OVERRIDE_VARIABLE: &str = "CONTEXTD_METRICS_CATALOG";
 
+/// The catalogs this crate carries, by name. The first is what a crate without a catalog of its
+/// own records (the runtime's default catalog is the same one).
+const BUILT_IN: &[(&str, &str)] = &[("contextd", include_str!("../contextd.yaml"))];
+
+/// Where a read catalog came from.
+pub(crate) enum Origin {
+    /// A file of the crate being compiled, at this absolute path.
+    File(PathBuf),
+    /// A catalog this crate carries, by name.
+    BuiltIn(&'static str),
+}
+
 /// A read catalog and where it came from.
 pub(crate) struct Loaded {
     pub(crate) catalog: &'static Catalog,
-    /// The absolute path, for `include_bytes!` (so Cargo rebuilds when the file changes).
-    pub(crate) absolute: PathBuf,
+    pub(crate) origin: Origin,
 }
 
 impl Loaded {
-    /// Tokens that make the compiler track the file: an unused `include_bytes!`.
+    /// Tokens that make the compiler track a catalog file (an unused `include_bytes!`, so Cargo
+    /// rebuilds when it changes); nothing for a carried catalog.
     pub(crate) fn track(&self) -> TokenStream {
-        let path = self.absolute.display().to_string();
-        quote!(
-            const _: &[u8] = ::core::include_bytes!(#path);
-        )
+        match &self.origin {
+            Origin::File(absolute) => {
+                let path = absolute.display().to_string();
+                quote!(
+                    const _: &[u8] = ::core::include_bytes!(#path);
+                )
+            }
+            Origin::BuiltIn(_) => TokenStream::new(),
+        }
+    }
+
+    /// What an error about a name that is not in the catalog adds: which catalog was read, when
+    /// the crate did not choose it.
+    pub(crate) fn note(&self) -> String {
+        match self.origin {
+            Origin::BuiltIn(name) => format!(
+                " (this crate has no `{DEFAULT_FILE}` beside its Cargo.toml, so it records {name}'s \
+                 catalog; write the service's own catalog there, see docs/own-catalog.md)"
+            ),
+            Origin::File(_) => String::new(),
+        }
     }
 }
 
-type Cache = HashMap<PathBuf, (SystemTime, &'static Catalog)>;
-static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+/// A file read before: when it was modified, and its catalog or whether its errors were shown.
+enum Seen {
+    Read(&'static Catalog),
+    Reported,
+}
+
+static CACHE: Mutex<Option<HashMap<PathBuf, (SystemTime, Seen)>>> = Mutex::new(None);
+static CARRIED: Mutex<Vec<(&'static str, &'static Catalog)>> = Mutex::new(Vec::new());
 
 fn manifest_dir(span: Span) -> syn::Result<PathBuf> {
     std::env::var_os("CARGO_MANIFEST_DIR")
@@ -52,37 +90,33 @@ fn manifest_dir(span: Span) -> syn::Result<PathBuf> {
 pub(crate) fn crate_catalog(span: Span) -> syn::Result<Loaded> {
     let dir = manifest_dir(span)?;
     if let Some(path) = std::env::var_os(OVERRIDE_VARIABLE) {
-        let path = PathBuf::from(path);
-        let shown =
-            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        return file(&shown, &dir.join(&path), span);
+        return file(&dir, &dir.join(PathBuf::from(path)), span);
     }
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)
         .map_err(|e| syn::Error::new(span, format!("cannot read {}: {e}", manifest.display())))?;
     let named =
         metadata_catalog(&text).map_err(|message| syn::Error::new(span, format!("Cargo.toml: {message}")))?;
-    let relative = named.unwrap_or_else(|| DEFAULT_FILE.to_owned());
-    if !dir.join(&relative).exists() {
-        return Err(syn::Error::new(
+    match named {
+        Some(relative) if !dir.join(&relative).exists() => Err(syn::Error::new(
             span,
             format!(
-                "no catalog for this crate: `{relative}` does not exist beside its Cargo.toml; write the \
-                 service's catalog there (see docs/own-catalog.md), or name the file with \
-                 `[package.metadata.{METADATA_TABLE}] catalog = \"path/to/catalog.yaml\"`"
+                "`{relative}`, named by `[package.metadata.{METADATA_TABLE}] catalog` in Cargo.toml, \
+                 does not exist"
             ),
-        ));
+        )),
+        Some(relative) => file(&dir, &dir.join(relative), span),
+        None if dir.join(DEFAULT_FILE).exists() => file(&dir, &dir.join(DEFAULT_FILE), span),
+        None => built_in(BUILT_IN[0].0, span),
     }
-    let absolute = dir.join(&relative);
-    file(&relative, &absolute, span)
 }
 
-/// The catalog `written` in `catalog!(…)`, relative to the directory of the invoking file (the
+/// The catalog `written` in `catalog!("…")`, relative to the directory of the invoking file (the
 /// crate's manifest directory if the compiler cannot say which file that is).
 pub(crate) fn invoked(written: &str, invoking_file: Option<PathBuf>, span: Span) -> syn::Result<Loaded> {
     let manifest = manifest_dir(span)?;
     let base = match invoking_file {
-        Some(file) if file.is_absolute() => file.parent().map(std::path::Path::to_path_buf),
+        Some(file) if file.is_absolute() => file.parent().map(Path::to_path_buf),
         // Relative to where the compiler runs: the workspace root under cargo, the crate's
         // directory under rustdoc. Take the first of the crate's directory and its ancestors
         // where the file is.
@@ -90,33 +124,84 @@ pub(crate) fn invoked(written: &str, invoking_file: Option<PathBuf>, span: Span)
             .ancestors()
             .map(|dir| dir.join(&file))
             .find(|path| path.is_file())
-            .and_then(|path| path.parent().map(std::path::Path::to_path_buf)),
+            .and_then(|path| path.parent().map(Path::to_path_buf)),
         None => None,
     };
-    file(written, &base.unwrap_or(manifest).join(written), span)
+    let absolute = base.unwrap_or_else(|| manifest.clone()).join(written);
+    file(&manifest, &absolute, span)
 }
 
-/// The catalog at `absolute`, shown as `relative` in errors.
-fn file(relative: &str, absolute: &std::path::Path, span: Span) -> syn::Result<Loaded> {
+/// The carried catalog `name` (`catalog!(contextd)`).
+pub(crate) fn built_in(name: &str, span: Span) -> syn::Result<Loaded> {
+    let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "no catalog named `{name}` is built in; built in: {}; or name a file: `catalog!(\"telemetry.yaml\")`",
+                contextd_metrics_catalog::source::backticked(&names)
+            ),
+        ));
+    };
+    let mut carried = CARRIED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, catalog)) = carried.iter().find(|(n, _)| n == name) {
+        return Ok(Loaded { catalog, origin: Origin::BuiltIn(name) });
+    }
+    // Checked by this crate's tests: a carried catalog always reads.
+    let catalog =
+        contextd_metrics_catalog::source::read_str(&format!("{name}.yaml"), text).map_err(|errors| {
+            syn::Error::new(span, format!("the built-in catalog `{name}` does not read: {}", errors.0.len()))
+        })?;
+    carried.push((name, catalog));
+    Ok(Loaded { catalog, origin: Origin::BuiltIn(name) })
+}
+
+/// `path` with `.` and `..` resolved lexically, shown relative to `base` when under it.
+fn shown(base: &Path, path: &Path) -> String {
+    let mut normal = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal.strip_prefix(base).unwrap_or(&normal).display().to_string()
+}
+
+/// The catalog file at `absolute`, shown relative to the manifest directory `base` in errors.
+fn file(base: &Path, absolute: &Path, span: Span) -> syn::Result<Loaded> {
+    let relative = shown(base, absolute);
     let absolute = absolute.to_path_buf();
     let modified = std::fs::metadata(&absolute).and_then(|m| m.modified()).ok();
     let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cache = cache.get_or_insert_with(HashMap::new);
-    if let (Some(modified), Some((seen, catalog))) = (modified, cache.get(&absolute))
+    if let (Some(modified), Some((seen, known))) = (modified, cache.get(&absolute))
         && *seen == modified
     {
-        return Ok(Loaded { catalog, absolute });
+        return match known {
+            Seen::Read(catalog) => Ok(Loaded { catalog, origin: Origin::File(absolute) }),
+            Seen::Reported => Err(syn::Error::new(
+                span,
+                format!("the catalog `{relative}` has errors, listed at its first use in this crate"),
+            )),
+        };
     }
     let text = std::fs::read_to_string(&absolute)
         .map_err(|e| syn::Error::new(span, format!("cannot read the catalog `{relative}`: {e}")))?;
-    match contextd_metrics_catalog::source::read_str(relative, &text) {
+    match contextd_metrics_catalog::source::read_str(&relative, &text) {
         Ok(catalog) => {
             if let Some(modified) = modified {
-                cache.insert(absolute.clone(), (modified, catalog));
+                cache.insert(absolute.clone(), (modified, Seen::Read(catalog)));
             }
-            Ok(Loaded { catalog, absolute })
+            Ok(Loaded { catalog, origin: Origin::File(absolute) })
         }
         Err(errors) => {
+            if let Some(modified) = modified {
+                cache.insert(absolute, (modified, Seen::Reported));
+            }
             let mut all: Option<syn::Error> = None;
             for error in errors.0 {
                 let error = syn::Error::new(span, error.to_string());

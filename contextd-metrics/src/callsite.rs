@@ -25,8 +25,8 @@ use opentelemetry_sdk::trace::SdkTracer;
 use crate::checked::{CheckedBoundHistogram, CheckedHistogram};
 use crate::clock::{self, Ticks};
 use crate::counter::{BoundCatalogCounter, CatalogCounter};
-use crate::global::{Binding, binding};
-use crate::meters::{CatalogInstrument, Destination};
+use crate::global::{Binding, Bound, binding};
+use crate::meters::CatalogInstrument;
 use crate::skill_success::SkillSuccessTracker;
 
 /// How a wrapped call ended; the `status` label.
@@ -159,6 +159,8 @@ struct Instruments {
 struct SiteHandles {
     generation: u64,
     spec: &'static SiteSpec,
+    /// The tracer of the catalog's scope, when the binding starts spans.
+    tracer: Option<&'static SdkTracer>,
     instruments: Instruments,
     targets: Targets,
 }
@@ -223,7 +225,7 @@ impl OpSite {
     /// at a character boundary.
     #[inline]
     pub fn start_labelled(&'static self, first: &str, second: &str) -> Op {
-        let Binding::Bound { generation, destination, tracer } = binding() else {
+        let Binding::Bound(bound) = binding() else {
             // Telemetry not initialised: record nothing, read no clock, start no span.
             return Op {
                 target: Target::Inert,
@@ -234,7 +236,7 @@ impl OpSite {
                 finished: false,
             };
         };
-        let site = self.handles(generation, destination);
+        let site = self.handles(bound);
         let target = match &site.targets {
             Targets::Fixed(handles) => Target::Bound { site, handles },
             Targets::Cached(cache) => {
@@ -245,7 +247,7 @@ impl OpSite {
         // the same reading), so the duration covers what the caller waits for, span start
         // included.
         let started = clock::now();
-        let (span, span_started) = match tracer.and_then(|tracer| self.start_span(tracer, started)) {
+        let (span, span_started) = match site.tracer.and_then(|tracer| self.start_span(tracer, started)) {
             Some((cx, wall)) => (CallSpan::Held(cx), wall),
             None => (CallSpan::None, SystemTime::UNIX_EPOCH),
         };
@@ -272,20 +274,23 @@ impl OpSite {
 
     /// This binding's handles, built on the first call after a (re)binding.
     #[inline]
-    fn handles(&'static self, generation: u64, destination: Destination<'static>) -> &'static SiteHandles {
+    fn handles(&'static self, bound: Bound) -> &'static SiteHandles {
         let current = self.current.load(Ordering::Acquire);
         if !current.is_null() {
             // SAFETY: non-null values come from `Box::leak` below and are never freed.
             let handles = unsafe { &*current };
-            if handles.generation == generation {
+            if handles.generation == bound.generation {
                 return handles;
             }
         }
-        self.rebuild(generation, destination)
+        self.rebuild(bound)
     }
 
+    /// Builds the site's handles on the meter (and tracer) of its catalog's scope.
     #[cold]
-    fn rebuild(&'static self, generation: u64, destination: Destination<'static>) -> &'static SiteHandles {
+    fn rebuild(&'static self, bound: Bound) -> &'static SiteHandles {
+        let (generation, destination) = (bound.generation, bound.destination(self.spec.namespace));
+        let tracer = bound.tracer(self.spec.namespace);
         let shape = &self.spec.shape;
         let instruments = Instruments {
             counter: shape.counter.map(|spec| CatalogCounter::build(&destination, spec)),
@@ -298,7 +303,7 @@ impl OpSite {
             Targets::Cached(std::array::from_fn(|_| OnceLock::new()))
         };
         let leaked: &'static mut SiteHandles =
-            Box::leak(Box::new(SiteHandles { generation, spec: self.spec, instruments, targets }));
+            Box::leak(Box::new(SiteHandles { generation, spec: self.spec, tracer, instruments, targets }));
         self.current.store(leaked, Ordering::Release);
         leaked
     }

@@ -13,16 +13,19 @@ use crate::striped::SeriesStore;
 #[derive(Debug, Clone, Copy)]
 pub struct Destination<'a> {
     /// The meter instruments are created on when there is no store (and the ones the store
-    /// does not hold: whole-number histograms).
+    /// does not hold: whole-number histograms): the meter of the catalog's scope.
     pub meter: &'a Meter,
     /// The pipeline's striped series.
     pub store: Option<&'a SeriesStore>,
+    /// The instrumentation scope the striped series are exported under: the catalog's
+    /// namespace, as the meter's.
+    pub scope: &'static str,
 }
 
 impl<'a> Destination<'a> {
     /// Everything on `meter`.
     pub fn meter(meter: &'a Meter) -> Self {
-        Self { meter, store: None }
+        Self { meter, store: None, scope: "" }
     }
 }
 
@@ -42,7 +45,7 @@ fn boundaries(spec: &InstrumentSpec) -> Vec<f64> {
 impl CatalogInstrument for CatalogCounter {
     fn build(destination: &Destination<'_>, spec: &'static InstrumentSpec) -> Self {
         if let Some(store) = destination.store {
-            return CatalogCounter::striped(store.counter(spec));
+            return CatalogCounter::striped(store.counter(destination.scope, spec));
         }
         let meter = destination.meter;
         CatalogCounter::sdk(
@@ -54,7 +57,7 @@ impl CatalogInstrument for CatalogCounter {
 impl CatalogInstrument for CheckedCounter {
     fn build(destination: &Destination<'_>, spec: &'static InstrumentSpec) -> Self {
         if let Some(store) = destination.store {
-            return CheckedCounter::striped(store.counter(spec));
+            return CheckedCounter::striped(store.counter(destination.scope, spec));
         }
         let meter = destination.meter;
         let counter =
@@ -78,7 +81,7 @@ impl CatalogInstrument for Histogram<u64> {
 impl CatalogInstrument for CheckedHistogram {
     fn build(destination: &Destination<'_>, spec: &'static InstrumentSpec) -> Self {
         if let Some(store) = destination.store {
-            return CheckedHistogram::striped(store.histogram(spec));
+            return CheckedHistogram::striped(store.histogram(destination.scope, spec));
         }
         let meter = destination.meter;
         let histogram = meter

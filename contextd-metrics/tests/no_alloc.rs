@@ -66,7 +66,11 @@ fn warm_counter_and_histogram_recording_allocates_nothing() {
     // On the SDK's instruments, and on a telemetry pipeline's striped series.
     let store = SeriesStore::new();
     for store in [None, Some(&store)] {
-        let meters = Meters::on(&Destination { meter: &meter, store });
+        let meters = Meters::on(&Destination {
+            meter: &meter,
+            store,
+            scope: contextd_metrics::contextd::CATALOG.namespace,
+        });
         const ATTRS: fn() -> [KeyValue; 2] =
             || [KeyValue::new("operation", "create"), KeyValue::new("status", "success")];
         let record = || {

@@ -113,7 +113,7 @@ fn no_catalog_word_is_written_outside_the_catalog() {
 #[test]
 fn the_scan_finds_what_it_looks_for() {
     assert_eq!(literals(r#"let a = KeyValue::new("status", "a\"b"); // "x""#), ["status", r#"a\"b"#, "x"]);
-    let catalog = std::fs::read_to_string(repo().join("contextd-metrics/contextd.yaml")).unwrap();
+    let catalog = std::fs::read_to_string(repo().join("contextd-metrics-macros/contextd.yaml")).unwrap();
     assert!(
         catalog
             .lines()

@@ -7,7 +7,10 @@ fn compile_errors() {
     // metadata: name contextd's catalog the way such harnesses can.
     // SAFETY: the only test of this binary; nothing else reads the environment meanwhile.
     unsafe {
-        std::env::set_var("CONTEXTD_METRICS_CATALOG", concat!(env!("CARGO_MANIFEST_DIR"), "/contextd.yaml"))
+        std::env::set_var(
+            "CONTEXTD_METRICS_CATALOG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../contextd-metrics-macros/contextd.yaml"),
+        )
     };
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");

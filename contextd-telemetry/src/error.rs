@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 /// Why [`init`](crate::init) or [`TelemetryConfig::init`](crate::TelemetryConfig::init) failed.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same message as `Display`: `main` returning it through `?` shows
+/// `Error: <what is wrong and what would be valid>`, not a struct dump.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum TelemetryError {
     /// An environment variable holds a value that cannot be used.
@@ -20,10 +23,11 @@ pub enum TelemetryError {
         /// What would be valid.
         expected: String,
     },
-    /// A value given to a builder method cannot be used.
+    /// A value given to a builder method (or a variable whose problem only shows in combination
+    /// with others) cannot be used.
     #[error("invalid telemetry configuration: {setting} = {value}: expected {expected}")]
     InvalidConfig {
-        /// The setting, named after its builder method.
+        /// The setting: the builder method or the variable that gave the value.
         setting: &'static str,
         /// The value given, with credentials masked as for [`InvalidEnv`](Self::InvalidEnv).
         value: String,
@@ -45,7 +49,11 @@ pub enum TelemetryError {
         message: String,
     },
     /// The Prometheus pull endpoint could not listen on its address.
-    #[error("the Prometheus endpoint cannot listen on {address}: {source}")]
+    #[error(
+        "the Prometheus endpoint cannot listen on {address} (set by OTEL_EXPORTER_PROMETHEUS_HOST and \
+         OTEL_EXPORTER_PROMETHEUS_PORT, or with_prometheus_address): {source}; choose a free port, or 0 \
+         for any free port"
+    )]
     PrometheusBind {
         /// The address from `OTEL_EXPORTER_PROMETHEUS_HOST`/`PORT`.
         address: String,
@@ -62,12 +70,25 @@ pub enum TelemetryError {
     },
 }
 
+impl std::fmt::Debug for TelemetryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::fmt::Debug for ShutdownError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 fn problem_first(problem: &Option<String>) -> String {
     problem.as_ref().map(|p| format!("{p}; ")).unwrap_or_default()
 }
 
 /// What failed while flushing or shutting down; every part is attempted even when another fails.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// `Debug` prints the same message as `Display` (see [`TelemetryError`]).
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[error("telemetry {operation} failed: {}", failures.join("; "))]
 pub struct ShutdownError {
     /// `shutdown` or `force_flush`.

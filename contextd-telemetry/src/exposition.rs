@@ -35,7 +35,7 @@ pub(crate) fn render_for_pull(metrics: &ResourceMetrics, striped: &Collected, ou
 
 /// The SDK's metrics scope by scope, the striped series with the scope they belong to.
 fn render_scopes(metrics: &ResourceMetrics, striped: &Collected, scope_labels: bool, out: &mut String) {
-    let mut striped_written = false;
+    let mut striped_scopes = striped.scopes();
     for scope_metrics in metrics.scope_metrics() {
         let scope = scope_metrics.scope();
         let labels = scope_labels_of(scope_labels, scope.name(), scope.version());
@@ -46,13 +46,12 @@ fn render_scopes(metrics: &ResourceMetrics, striped: &Collected, scope_labels: b
                 AggregatedMetrics::I64(data) => render_metric(metric, data, &labels, out),
             }
         }
-        if scope.name() == striped.scope && !striped_written {
-            render_striped(striped, &labels, out);
-            striped_written = true;
+        if let Some(at) = striped_scopes.iter().position(|s| *s == scope.name()) {
+            render_striped(striped, striped_scopes.remove(at), &labels, out);
         }
     }
-    if !striped_written {
-        render_striped(striped, &scope_labels_of(scope_labels, striped.scope, None), out);
+    for scope in striped_scopes {
+        render_striped(striped, scope, &scope_labels_of(scope_labels, scope, None), out);
     }
 }
 
@@ -71,9 +70,9 @@ fn scope_labels_of<'a>(
     labels
 }
 
-/// The striped series, as the SDK's series of the same instruments would be written.
-fn render_striped(striped: &Collected, extra: &Extra<'_>, out: &mut String) {
-    for family in &striped.counters {
+/// The striped series of `scope`, as the SDK's series of the same instruments would be written.
+fn render_striped(striped: &Collected, scope: &str, extra: &Extra<'_>, out: &mut String) {
+    for family in striped.counters.iter().filter(|f| f.family.scope == scope) {
         let spec = family.family.spec;
         let name = prometheus_name(spec.name, &family.unit(SeriesKind::Counter), SeriesKind::Counter);
         header(out, &name, spec.description, "counter");
@@ -85,7 +84,7 @@ fn render_striped(striped: &Collected, extra: &Extra<'_>, out: &mut String) {
             }
         }
     }
-    for family in &striped.histograms {
+    for family in striped.histograms.iter().filter(|f| f.family.scope == scope) {
         let spec = family.family.spec;
         let name = prometheus_name(spec.name, &family.unit(SeriesKind::Histogram), SeriesKind::Histogram);
         header(out, &name, spec.description, "histogram");

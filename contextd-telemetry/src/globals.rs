@@ -6,10 +6,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::noop::NoopTextMapPropagator;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
@@ -34,15 +33,15 @@ impl Claim {
             .map_err(|_| TelemetryError::AlreadyInitialized)
     }
 
-    /// Points the globals at these providers and binds `contextd_metrics` to them; wrapped
-    /// operations start their spans on `tracer`, if any.
+    /// Points the globals at these providers and binds `contextd_metrics` to them, each catalog
+    /// under its own scope; wrapped operations start spans when `spans` is set.
     pub(crate) fn install(
         self,
         scope: &'static str,
         meters: &SdkMeterProvider,
         striped: &crate::striped::StripedSeries,
         tracers: &SdkTracerProvider,
-        tracer: Option<SdkTracer>,
+        spans: bool,
         propagators: &[Propagator],
     ) -> Globals {
         opentelemetry::global::set_meter_provider(meters.clone());
@@ -58,7 +57,12 @@ impl Claim {
             .collect();
         opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(propagators));
         *SCOPE.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = scope;
-        contextd_metrics::bind_global_with(&meters.meter(scope), tracer, Some(striped.store()));
+        contextd_metrics::bind_pipeline(contextd_metrics::Pipeline {
+            meters: meters.clone(),
+            tracers: spans.then(|| tracers.clone()),
+            store: Some(striped.store()),
+            scope,
+        });
         Globals { claim: Some(self) }
     }
 }

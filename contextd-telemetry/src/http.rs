@@ -1,12 +1,16 @@
 //! HTTP server metrics and spans as a tower [`Layer`], for axum and hyper services.
 //!
-//! Per request: `http.server.request.duration` (seconds, the semantic conventions' buckets) with
+//! Per request: `http.server.request.duration` (seconds, [`REQUEST_DURATION_BUCKETS`]) with
 //! `http.request.method` (unknown methods as `_OTHER`), `http.route` (the matched route template,
 //! never the raw path), `http.response.status_code`, and `error.type` for 5xx responses and
 //! panics; `http.server.active_requests` while it runs; and a server span named
 //! `<METHOD> <route>` that continues the caller's trace, read with the propagators of
 //! `OTEL_PROPAGATORS` (W3C Trace Context and Baggage by default). [`inject_context`] carries the
 //! trace on in the headers of the requests a handler makes.
+//!
+//! The instruments belong to the running telemetry: they are created under the instrumentation
+//! scope of the catalog it was given (`with_catalog`; contextd's by default) and follow it through
+//! every `init`, so a layer built once keeps recording after telemetry is re-initialised.
 //!
 //! The duration ends when the response head is ready (not when a streamed body ends). A handler
 //! panic is caught: the request is answered 500 and recorded with `error.type="panic"`. A
@@ -19,7 +23,6 @@
 //! use axum::{Router, routing::get};
 //!
 //! let telemetry = contextd_telemetry::init()?;
-//! // Build the layer after `init()`: its instruments come from the global meter provider.
 //! let app: Router = Router::new()
 //!     .route("/checkpoints/{id}", get(|| async { "ok" }))
 //!     .layer(contextd_telemetry::http::HttpMetricsLayer::new());
@@ -48,42 +51,51 @@ use tower_service::Service;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteTemplate(pub Cow<'static, str>);
 
+/// The bucket bounds of `http.server.request.duration`, in seconds: the semantic conventions'
+/// advice for it.
+pub const REQUEST_DURATION_BUCKETS: &[f64] =
+    &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+
 /// The tower layer; see the [module docs](self).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HttpMetricsLayer {
-    instruments: Instruments,
     scheme: Option<&'static str>,
     server_address: Option<Cow<'static, str>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Instruments {
     duration: Histogram<f64>,
     active: UpDownCounter<i64>,
 }
 
-impl Default for HttpMetricsLayer {
-    fn default() -> Self {
-        Self::new()
+impl Instruments {
+    /// The running telemetry's instruments (no-op ones while it is not running), rebuilt on the
+    /// first request after each `init`: one atomic load and a compare per request.
+    fn current() -> &'static Self {
+        static CELL: contextd_metrics::MetersCell<Instruments> = contextd_metrics::MetersCell::new();
+        CELL.get_for_pipeline(|destination| {
+            let meter = destination.meter;
+            let duration = meter
+                .f64_histogram(metric::HTTP_SERVER_REQUEST_DURATION)
+                .with_unit("s")
+                .with_description("Duration of HTTP server requests")
+                .with_boundaries(REQUEST_DURATION_BUCKETS.to_vec())
+                .build();
+            let active = meter
+                .i64_up_down_counter(metric::HTTP_SERVER_ACTIVE_REQUESTS)
+                .with_unit("{request}")
+                .with_description("Number of active HTTP server requests")
+                .build();
+            Instruments { duration, active }
+        })
     }
 }
 
 impl HttpMetricsLayer {
-    /// A layer recording on the global meter provider (build it after `init()`).
+    /// A layer recording into the running telemetry, whenever it is initialised.
     pub fn new() -> Self {
-        let meter = global::meter(contextd_metrics::contextd::CATALOG.namespace);
-        let duration = meter
-            .f64_histogram(metric::HTTP_SERVER_REQUEST_DURATION)
-            .with_unit("s")
-            .with_description("Duration of HTTP server requests")
-            .with_boundaries(contextd_metrics::contextd::buckets::DURATION_SECONDS.to_vec())
-            .build();
-        let active = meter
-            .i64_up_down_counter(metric::HTTP_SERVER_ACTIVE_REQUESTS)
-            .with_unit("{request}")
-            .with_description("Number of active HTTP server requests")
-            .build();
-        Self { instruments: Instruments { duration, active }, scheme: None, server_address: None }
+        Self::default()
     }
 
     /// Records `url.scheme` (`http` or `https`): the server knows it, the request usually does not say.
@@ -197,7 +209,7 @@ where
         if let Some(scheme) = self.layer.scheme {
             common.push(KeyValue::new(attr::URL_SCHEME, scheme));
         }
-        let instruments = self.layer.instruments.clone();
+        let instruments = Instruments::current();
         instruments.active.add(1, &common);
         if let Some(address) = &self.layer.server_address {
             common.push(KeyValue::new(attr::SERVER_ADDRESS, address.clone()));
@@ -255,7 +267,7 @@ where
 
 /// One request between its start and its end, whichever way it ends.
 struct InFlight {
-    instruments: Instruments,
+    instruments: &'static Instruments,
     /// Method, scheme, then server address and route.
     attributes: Vec<KeyValue>,
     started: Instant,

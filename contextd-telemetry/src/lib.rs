@@ -126,14 +126,12 @@ fn start(config: &TelemetryConfig, claim: globals::Claim) -> Result<TelemetryGua
     let tracer_provider = traces::build(config, &transport, &traces_report, &span_queue)?;
 
     // Wrapped operations start spans on the SDK tracer directly; with no span exporter they start none.
-    let tracer = (config.traces_exporter != TracesExporter::None)
-        .then(|| opentelemetry::trace::TracerProvider::tracer(&tracer_provider, config.catalog.namespace));
     let globals = claim.install(
         config.catalog.namespace,
         &metrics.provider,
         &metrics.striped,
         &tracer_provider,
-        tracer,
+        config.traces_exporter != TracesExporter::None,
         &config.propagators,
     );
     register_self_metrics(
@@ -278,10 +276,10 @@ pub mod __private {
     pub struct ExportPath(crate::striped::StripedSeries);
 
     impl ExportPath {
-        /// A path whose series are in the catalog scope `scope`, up to `limit` per instrument.
-        pub fn new(scope: &'static str, limit: usize) -> Self {
+        /// A path with up to `limit` series per instrument.
+        pub fn new(limit: usize) -> Self {
             let store = SeriesStore::new().with_cardinality_limit(limit);
-            Self(crate::striped::StripedSeries::on(store, scope, Arc::default()))
+            Self(crate::striped::StripedSeries::on(store, Arc::default()))
         }
 
         /// The store to record into (`Meters::on` with it as the destination's store).

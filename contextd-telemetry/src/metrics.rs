@@ -47,7 +47,10 @@ pub(crate) fn build(
     // histograms, as the SDK applies it); every other reader collects them cumulatively.
     let delta = config.metrics_exporter == MetricsExporter::Otlp
         && config.metrics_temporality != Temporality::Cumulative;
-    let striped = Arc::new(StripedSeries::new(config.catalog.namespace, delta, overflow.clone()));
+    let striped = Arc::new(StripedSeries::new(delta, overflow.clone()));
+    if !config.catalog_chosen {
+        striped.warn_unnamed_catalogs(config.catalog.namespace);
+    }
     let (provider, prometheus) = match config.metrics_exporter {
         MetricsExporter::Otlp | MetricsExporter::Console => {
             let inner = match config.metrics_exporter {

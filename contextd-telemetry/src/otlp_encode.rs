@@ -47,33 +47,57 @@ pub(crate) fn encode(metrics: &ResourceMetrics, series: &StripedSeries) -> Vec<u
     let request = ExportMetricsServiceRequest::from(metrics);
     let reading = series.read();
     let striped = &collect(series, &reading);
-    let writer = StripedWriter::new(striped);
-    // First the lengths (protobuf prefixes every nested message with its length), then the
-    // bytes, each point straight into the output: no intermediate buffer is copied.
-    let layout = writer.layout();
-    let ours: usize = layout.iter().map(|lens| nested_len(field::METRICS, lens.metric)).sum();
-    if ours == 0 {
+    // One writer per catalog scope. First the lengths (protobuf prefixes every nested message
+    // with its length), then the bytes, each point straight into the output: no intermediate
+    // buffer is copied.
+    let writers: Vec<(StripedWriter<'_>, Vec<MetricLens>, usize)> = striped
+        .scopes()
+        .into_iter()
+        .map(|scope| {
+            let writer = StripedWriter::new(striped, scope);
+            let layout = writer.layout();
+            let len = layout.iter().map(|lens| nested_len(field::METRICS, lens.metric)).sum();
+            (writer, layout, len)
+        })
+        .collect();
+    if writers.is_empty() {
         return request.encode_to_vec();
     }
     let mut resource_metrics = request.resource_metrics;
     // The conversion gives exactly one ResourceMetrics; the striped series join it.
     let Some(resource) = resource_metrics.pop() else { return Vec::new() };
-    let scope_at = resource
-        .scope_metrics
+    // For each writer, the SDK's scope of the same name it joins, if any.
+    let joins: Vec<Option<usize>> = writers
         .iter()
-        .position(|s| s.scope.as_ref().is_some_and(|scope| scope.name == striped.scope));
-    let new_scope = InstrumentationScope { name: striped.scope.to_owned(), ..Default::default() };
-    let our_scope_len = match scope_at {
-        Some(at) => resource.scope_metrics[at].encoded_len() + ours,
-        None => prost::encoding::message::encoded_len(field::SCOPE, &new_scope) + ours,
+        .map(|(writer, _, _)| {
+            resource
+                .scope_metrics
+                .iter()
+                .position(|s| s.scope.as_ref().is_some_and(|scope| scope.name == writer.scope))
+        })
+        .collect();
+    let new_scopes: Vec<InstrumentationScope> = writers
+        .iter()
+        .map(|(writer, _, _)| InstrumentationScope { name: writer.scope.to_owned(), ..Default::default() })
+        .collect();
+    let scope_len = |index: usize| -> usize {
+        let ours = writers[index].2;
+        match joins[index] {
+            Some(at) => resource.scope_metrics[at].encoded_len() + ours,
+            None => prost::encoding::message::encoded_len(field::SCOPE, &new_scopes[index]) + ours,
+        }
     };
+    let joined_by = |at: usize| joins.iter().position(|join| *join == Some(at));
     let mut body_len =
         resource.resource.as_ref().map_or(0, |r| prost::encoding::message::encoded_len(field::RESOURCE, r));
-    body_len += nested_len(field::SCOPE_METRICS, our_scope_len);
-    for (index, scope) in resource.scope_metrics.iter().enumerate() {
-        if Some(index) != scope_at {
-            body_len += prost::encoding::message::encoded_len(field::SCOPE_METRICS, scope);
-        }
+    for (at, scope) in resource.scope_metrics.iter().enumerate() {
+        body_len += match joined_by(at) {
+            Some(index) => nested_len(field::SCOPE_METRICS, scope_len(index)),
+            None => prost::encoding::message::encoded_len(field::SCOPE_METRICS, scope),
+        };
+    }
+    for index in (0..writers.len()).filter(|index| joins[*index].is_none()) {
+        body_len += nested_len(field::SCOPE_METRICS, scope_len(index));
     }
     if !resource.schema_url.is_empty() {
         body_len += prost::encoding::string::encoded_len(field::SCHEMA_URL, &resource.schema_url);
@@ -84,19 +108,22 @@ pub(crate) fn encode(metrics: &ResourceMetrics, series: &StripedSeries) -> Vec<u
     if let Some(r) = &resource.resource {
         prost::encoding::message::encode(field::RESOURCE, r, &mut out);
     }
-    for (index, scope) in resource.scope_metrics.iter().enumerate() {
-        if Some(index) == scope_at {
-            nested_header(field::SCOPE_METRICS, our_scope_len, &mut out);
-            scope.encode_raw(&mut out);
-            writer.write(&layout, &mut out);
-        } else {
-            prost::encoding::message::encode(field::SCOPE_METRICS, scope, &mut out);
+    for (at, scope) in resource.scope_metrics.iter().enumerate() {
+        match joined_by(at) {
+            Some(index) => {
+                nested_header(field::SCOPE_METRICS, scope_len(index), &mut out);
+                scope.encode_raw(&mut out);
+                let (writer, layout, _) = &writers[index];
+                writer.write(layout, &mut out);
+            }
+            None => prost::encoding::message::encode(field::SCOPE_METRICS, scope, &mut out),
         }
     }
-    if scope_at.is_none() {
-        nested_header(field::SCOPE_METRICS, our_scope_len, &mut out);
-        prost::encoding::message::encode(field::SCOPE, &new_scope, &mut out);
-        writer.write(&layout, &mut out);
+    for index in (0..writers.len()).filter(|index| joins[*index].is_none()) {
+        nested_header(field::SCOPE_METRICS, scope_len(index), &mut out);
+        prost::encoding::message::encode(field::SCOPE, &new_scopes[index], &mut out);
+        let (writer, layout, _) = &writers[index];
+        writer.write(layout, &mut out);
     }
     if !resource.schema_url.is_empty() {
         prost::encoding::string::encode(field::SCHEMA_URL, &resource.schema_url, &mut out);
@@ -115,11 +142,12 @@ fn nested_header(tag: u32, len: usize, out: &mut Vec<u8>) {
     encode_varint(len as u64, out);
 }
 
-/// Writes the striped families as `ScopeMetrics.metrics` entries. Points are written field by
-/// field (their shape is fixed, so their lengths are arithmetic), which lets one pass size every
-/// message and the next write each point straight into the output.
+/// Writes the striped families of one scope as `ScopeMetrics.metrics` entries. Points are
+/// written field by field (their shape is fixed, so their lengths are arithmetic), which lets one
+/// pass size every message and the next write each point straight into the output.
 struct StripedWriter<'a> {
     striped: &'a Collected<'a>,
+    scope: &'static str,
     temporality: i32,
     time: u64,
 }
@@ -246,19 +274,19 @@ fn packed_len(n: usize) -> usize {
 }
 
 impl<'a> StripedWriter<'a> {
-    fn new(striped: &'a Collected<'a>) -> Self {
+    fn new(striped: &'a Collected<'a>, scope: &'static str) -> Self {
         let temporality = match striped.temporality {
             Temporality::Cumulative => AggregationTemporality::Cumulative,
             _ => AggregationTemporality::Delta,
         } as i32;
-        Self { striped, temporality, time: nanos(striped.time) }
+        Self { striped, scope, temporality, time: nanos(striped.time) }
     }
 
     /// The lengths of each family's metric entry and of its data (counters first, then
     /// histograms), from the collected points alone.
     fn layout(&self) -> Vec<MetricLens> {
         let striped = self.striped;
-        let counters = striped.counters.iter().map(|family| {
+        let counters = striped.counters.iter().filter(|f| f.family.scope == self.scope).map(|family| {
             let points: usize = family
                 .points
                 .iter()
@@ -272,7 +300,7 @@ impl<'a> StripedWriter<'a> {
                 strings_len(&metric_strings(family.family.spec, &unit)) + nested_len(field::SUM, data);
             MetricLens { metric, data }
         });
-        let histograms = striped.histograms.iter().map(|family| {
+        let histograms = striped.histograms.iter().filter(|f| f.family.scope == self.scope).map(|family| {
             let bounds = family.bounds().len();
             let points: usize = family
                 .points
@@ -295,7 +323,7 @@ impl<'a> StripedWriter<'a> {
     /// alone.
     fn write(&self, layout: &[MetricLens], out: &mut Vec<u8>) {
         let mut lens = layout.iter().copied();
-        for family in &self.striped.counters {
+        for family in self.striped.counters.iter().filter(|f| f.family.scope == self.scope) {
             let unit = family.unit(SeriesKind::Counter);
             let len = lens.next().unwrap_or_default();
             nested_header(field::METRICS, len.metric, out);
@@ -316,7 +344,7 @@ impl<'a> StripedWriter<'a> {
             prost::encoding::int32::encode(field::TEMPORALITY, &self.temporality, out);
             prost::encoding::bool::encode(field::IS_MONOTONIC, &true, out);
         }
-        for family in &self.striped.histograms {
+        for family in self.striped.histograms.iter().filter(|f| f.family.scope == self.scope) {
             let unit = family.unit(SeriesKind::Histogram);
             let len = lens.next().unwrap_or_default();
             nested_header(field::METRICS, len.metric, out);
@@ -403,7 +431,8 @@ mod tests {
             .build();
         let meter = provider.meter(catalog.namespace);
         let store = striped.map(StripedSeries::store);
-        let meters = Meters::on(&Destination { meter: &meter, store: store.as_deref() });
+        let meters =
+            Meters::on(&Destination { meter: &meter, store: store.as_deref(), scope: catalog.namespace });
         let create = [KeyValue::new("operation", "create")];
         for value in [0.0, 0.0005, 0.003, 0.012, 0.25, 1.0, 7.5, 100.0] {
             meters.checkpoint_duration.record(value, &create);
@@ -479,8 +508,7 @@ mod tests {
             let sdk = record(None, temporality);
             let before = normalised(ExportMetricsServiceRequest::from(&sdk));
             let delta = temporality == Temporality::Delta;
-            let striped =
-                StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, delta, Arc::default());
+            let striped = StripedSeries::new(delta, Arc::default());
             let rest = record(Some(&striped), temporality);
             let bytes = encode(&rest, &striped);
             let after = normalised(ExportMetricsServiceRequest::decode(bytes.as_slice()).unwrap());
@@ -510,12 +538,11 @@ mod tests {
     #[cfg(feature = "prometheus")]
     #[test]
     fn the_pull_text_is_the_one_the_sdk_histograms_gave() {
-        let empty = StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, false, Arc::default());
+        let empty = StripedSeries::new(false, Arc::default());
         let sdk = record(None, Temporality::Cumulative);
         let mut before = String::new();
         crate::exposition::render_for_pull(&sdk, &empty.collect(&empty.read()), &mut before);
-        let striped =
-            StripedSeries::new(contextd_metrics::contextd::CATALOG.namespace, false, Arc::default());
+        let striped = StripedSeries::new(false, Arc::default());
         let rest = record(Some(&striped), Temporality::Cumulative);
         let mut after = String::new();
         crate::exposition::render_for_pull(&rest, &striped.collect(&striped.read()), &mut after);

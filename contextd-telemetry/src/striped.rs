@@ -4,9 +4,10 @@
 //! [`SeriesStore`] instead of the SDK (whose points are shared by every recording thread: a
 //! mutex per histogram point, an atomic and an "updated" flag per counter point). The SDK cannot
 //! carry data it did not aggregate — its export types have no public constructors — so each
-//! exporter takes the SDK's collection and adds these series beside it, in the same scope and
-//! with the same names, units and temporality the SDK would have given them: the OTLP request
-//! (`otlp_encode`), the console and the pull text (`exposition`).
+//! exporter takes the SDK's collection and adds these series beside it, each family in its
+//! catalog's scope (joining the SDK's scope of that name when there is one) and with the names,
+//! units and temporality the SDK would have given them: the OTLP request (`otlp_encode`), the
+//! console and the pull text (`exposition`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -45,7 +46,6 @@ impl<A: Aggregation> FamilyRead<A> {
     allow(dead_code, reason = "times are for OTLP")
 )]
 pub(crate) struct Collected<'r> {
-    pub(crate) scope: &'static str,
     pub(crate) temporality: Temporality,
     pub(crate) time: SystemTime,
     pub(crate) counters: Vec<FamilySnapshot<'r, AtomicCounter, Total>>,
@@ -55,6 +55,22 @@ pub(crate) struct Collected<'r> {
 }
 
 impl Collected<'_> {
+    /// The instrumentation scopes of the collected families, each once, in the order met.
+    pub(crate) fn scopes(&self) -> Vec<&'static str> {
+        let mut scopes: Vec<&'static str> = Vec::new();
+        let all = self
+            .counters
+            .iter()
+            .map(|f| f.family.scope)
+            .chain(self.histograms.iter().map(|f| f.family.scope));
+        for scope in all {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        scopes
+    }
+
     /// The bucket counts of a point of a family with these `bounds`.
     pub(crate) fn buckets(&self, point: &HistogramPoint, bounds: &[f64]) -> &[u64] {
         self.buckets.get(point.buckets_at..point.buckets_at + bounds.len() + 1).unwrap_or_default()
@@ -127,26 +143,65 @@ impl<A, S> FamilySnapshot<'_, A, S> {
 #[derive(Debug)]
 pub(crate) struct StripedSeries {
     store: Arc<SeriesStore>,
-    /// The instrumentation scope the series belong to (the catalog's namespace, as the meter's).
-    scope: &'static str,
     /// The end of the last delta collection: the start of the next.
     last_delta: Mutex<SystemTime>,
     /// Told of every family with an overflow series, as the SDK's collections are checked.
     overflow: Arc<OverflowWatch>,
     /// Collected as deltas (the series are resettable) rather than cumulatively.
     delta: bool,
+    /// The catalogs said to record without being the pipeline's, and whether that is worth a
+    /// warning (see [`warn_unnamed_catalogs`](Self::warn_unnamed_catalogs)).
+    unnamed: Mutex<UnnamedCatalogs>,
+}
+
+/// Catalogs recording into a pipeline started without `with_catalog`.
+#[derive(Debug, Default)]
+struct UnnamedCatalogs {
+    /// The default catalog's scope, while the pipeline runs with it because none was chosen.
+    default: Option<&'static str>,
+    warned: Vec<&'static str>,
 }
 
 impl StripedSeries {
     /// `delta`: the exporter collects deltas, so the series are made resettable.
-    pub(crate) fn new(scope: &'static str, delta: bool, overflow: Arc<OverflowWatch>) -> Self {
-        Self::on(if delta { SeriesStore::resettable() } else { SeriesStore::new() }, scope, overflow)
+    pub(crate) fn new(delta: bool, overflow: Arc<OverflowWatch>) -> Self {
+        Self::on(if delta { SeriesStore::resettable() } else { SeriesStore::new() }, overflow)
     }
 
     /// Collecting `store`: as deltas when it is resettable, cumulatively otherwise.
-    pub(crate) fn on(store: SeriesStore, scope: &'static str, overflow: Arc<OverflowWatch>) -> Self {
+    pub(crate) fn on(store: SeriesStore, overflow: Arc<OverflowWatch>) -> Self {
         let delta = store.is_resettable();
-        Self { store: Arc::new(store), scope, last_delta: Mutex::new(SystemTime::now()), overflow, delta }
+        Self {
+            store: Arc::new(store),
+            last_delta: Mutex::new(SystemTime::now()),
+            overflow,
+            delta,
+            unnamed: Mutex::default(),
+        }
+    }
+
+    /// The pipeline runs with the default catalog, `scope`, because none was chosen: a service
+    /// catalog that records into it is warned about once, since the self-metrics and the
+    /// resource then carry the default's names while that catalog's rules query its own.
+    pub(crate) fn warn_unnamed_catalogs(&self, scope: &'static str) {
+        self.unnamed.lock().unwrap_or_else(PoisonError::into_inner).default = Some(scope);
+    }
+
+    fn check_unnamed(&self, collected: &Collected<'_>) {
+        let mut unnamed = self.unnamed.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(default) = unnamed.default else { return };
+        for scope in collected.scopes() {
+            if scope != default && !unnamed.warned.contains(&scope) {
+                unnamed.warned.push(scope);
+                tracing::warn!(
+                    catalog = scope,
+                    "the `{scope}` catalog records into telemetry started without `with_catalog`: its \
+                     series keep their names and scope, but the pipeline's self-metrics are named \
+                     `{default}_telemetry_*`, not the `{scope}_telemetry_*` its generated rules query; \
+                     start telemetry with `TelemetryConfig::from_env()?.with_catalog(&CATALOG)`"
+                );
+            }
+        }
     }
 
     /// The store to bind the catalog's handles to.
@@ -216,7 +271,9 @@ impl StripedSeries {
         for name in overflowing(&counters).chain(overflowing(&histograms)) {
             self.overflow.warn(name);
         }
-        Collected { scope: self.scope, temporality, time, counters, histograms, buckets }
+        let collected = Collected { temporality, time, counters, histograms, buckets };
+        self.check_unnamed(&collected);
+        collected
     }
 }
 

@@ -15,7 +15,7 @@ use contextd_testkit::{OtlpRecorder, Tool, VictoriaMetrics, all_selected, eventu
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// contextd's catalog file, as the tool is given it from the repository root.
-const CONTEXTD_CATALOG_FILE: &str = "contextd-metrics/contextd.yaml";
+const CONTEXTD_CATALOG_FILE: &str = "contextd-metrics-macros/contextd.yaml";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -127,7 +127,7 @@ fn committed_slo_rules_are_the_fresh_generation_and_every_alert_has_a_runbook_se
     assert!(
         committed == fresh,
         "monitoring/alerts/slo.yml is out of date; regenerate with\n  \
-         cargo run -p contextd-catalog-tool -- --catalog contextd-metrics/contextd.yaml slo-rules > monitoring/alerts/slo.yml"
+         cargo run -p contextd-catalog-tool -- --catalog contextd-metrics-macros/contextd.yaml slo-rules > monitoring/alerts/slo.yml"
     );
 }
 
@@ -139,7 +139,7 @@ fn committed_dashboards_are_the_fresh_generation_and_cover_all_31_instruments() 
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == format!("{:#}\n", dashboard.json),
-            "{} is out of date; regenerate with\n  cargo run -p contextd-catalog-tool -- --catalog contextd-metrics/contextd.yaml grafana monitoring/grafana/dashboards",
+            "{} is out of date; regenerate with\n  cargo run -p contextd-catalog-tool -- --catalog contextd-metrics-macros/contextd.yaml grafana monitoring/grafana/dashboards",
             path.display()
         );
         assert_eq!(dashboard.json["refresh"], "30s");

@@ -54,6 +54,8 @@ pub struct Series<A> {
 /// The series of one catalog instrument.
 #[derive(Debug)]
 pub struct Family<A> {
+    /// The instrumentation scope it is exported under: its catalog's namespace.
+    pub scope: &'static str,
     /// Its catalog entry.
     pub spec: &'static InstrumentSpec,
     /// When it was created: the start of its cumulative series.
@@ -73,8 +75,9 @@ pub struct Family<A> {
 }
 
 impl<A: Aggregation> Family<A> {
-    fn new(spec: &'static InstrumentSpec, resettable: bool, limit: usize) -> Self {
+    fn new(scope: &'static str, spec: &'static InstrumentSpec, resettable: bool, limit: usize) -> Self {
         Self {
+            scope,
             spec,
             started: SystemTime::now(),
             resettable,
@@ -195,14 +198,20 @@ impl SeriesStore {
         Self { limit: limit.max(2), ..self }
     }
 
-    /// The family of a catalog histogram, created on first use (one per instrument name).
-    pub fn histogram(&self, spec: &'static InstrumentSpec) -> Arc<Family<AtomicHistogram>> {
-        family(&self.histograms, spec, self.resettable, self.limit)
+    /// The family of a histogram of the catalog `scope` (its namespace), created on first use
+    /// (one per scope and instrument name).
+    pub fn histogram(
+        &self,
+        scope: &'static str,
+        spec: &'static InstrumentSpec,
+    ) -> Arc<Family<AtomicHistogram>> {
+        family(&self.histograms, scope, spec, self.resettable, self.limit)
     }
 
-    /// The family of a catalog counter, created on first use (one per instrument name).
-    pub fn counter(&self, spec: &'static InstrumentSpec) -> Arc<Family<AtomicCounter>> {
-        family(&self.counters, spec, self.resettable, self.limit)
+    /// The family of a counter of the catalog `scope` (its namespace), created on first use
+    /// (one per scope and instrument name).
+    pub fn counter(&self, scope: &'static str, spec: &'static InstrumentSpec) -> Arc<Family<AtomicCounter>> {
+        family(&self.counters, scope, spec, self.resettable, self.limit)
     }
 
     /// Every histogram family, in creation order.
@@ -218,15 +227,16 @@ impl SeriesStore {
 
 fn family<A: Aggregation>(
     families: &Mutex<Vec<Arc<Family<A>>>>,
+    scope: &'static str,
     spec: &'static InstrumentSpec,
     resettable: bool,
     limit: usize,
 ) -> Arc<Family<A>> {
     let mut families = families.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(found) = families.iter().find(|f| f.spec.name == spec.name) {
+    if let Some(found) = families.iter().find(|f| f.scope == scope && f.spec.name == spec.name) {
         return found.clone();
     }
-    let created = Arc::new(Family::new(spec, resettable, limit));
+    let created = Arc::new(Family::new(scope, spec, resettable, limit));
     families.push(created.clone());
     created
 }

@@ -344,8 +344,18 @@ impl TelemetryConfig {
                 &format!("at most OTEL_BSP_MAX_QUEUE_SIZE ({})", batch.max_queue_size),
             ));
         }
+        // Which setting an endpoint came from, so that what `init` finds wrong with it names that.
+        let origin = |signal: &Signal| {
+            [signal.endpoint_var, OTEL_EXPORTER_OTLP_ENDPOINT].into_iter().find(|v| env.get(v).is_some())
+        };
+        let endpoint_origins = [
+            origin(&METRICS).unwrap_or("the default OTLP metrics endpoint"),
+            origin(&TRACES).unwrap_or("the default OTLP traces endpoint"),
+        ];
         let config = Self {
             catalog: &contextd_metrics::contextd::CATALOG,
+            catalog_chosen: false,
+            endpoint_origins,
             disabled,
             service_version: attribute("service.version"),
             environment: env.get(OTEL_ENVIRONMENT),

@@ -160,6 +160,10 @@ impl fmt::Debug for OtlpSignalConfig {
 #[derive(Debug, Clone)]
 pub struct TelemetryConfig {
     pub(crate) catalog: &'static contextd_metrics::Catalog,
+    /// Whether `with_catalog` chose the catalog (else it is contextd's, the default).
+    pub(crate) catalog_chosen: bool,
+    /// What set the metrics and traces endpoints: a variable, a builder method or the default.
+    pub(crate) endpoint_origins: [&'static str; 2],
     pub(crate) disabled: bool,
     pub(crate) service_name: String,
     pub(crate) service_version: Option<String>,
@@ -198,13 +202,14 @@ impl TelemetryConfig {
     /// ```
     /// mod telemetry {
     ///     // Relative to this source file, as with `include_str!`.
-    ///     contextd_metrics::catalog!("../../../contextd-metrics/contextd.yaml");
+    ///     contextd_metrics::catalog!("../../../contextd-metrics-macros/contextd.yaml");
     /// }
     /// let config = contextd_telemetry::TelemetryConfig::from_env()?.with_catalog(&telemetry::CATALOG);
     /// # Ok::<(), contextd_telemetry::TelemetryError>(())
     /// ```
     pub fn with_catalog(mut self, catalog: &'static contextd_metrics::Catalog) -> Self {
         self.catalog = catalog;
+        self.catalog_chosen = true;
         self
     }
 
@@ -252,12 +257,14 @@ impl TelemetryConfig {
     /// Sets the OTLP metrics endpoint, used exactly as given (for HTTP include `/v1/metrics`).
     pub fn with_otlp_metrics_endpoint(mut self, url: impl Into<String>) -> Self {
         self.otlp_metrics.endpoint = url.into();
+        self.endpoint_origins[0] = "with_otlp_metrics_endpoint";
         self
     }
 
     /// Sets the OTLP traces endpoint, used exactly as given (for HTTP include `/v1/traces`).
     pub fn with_otlp_traces_endpoint(mut self, url: impl Into<String>) -> Self {
         self.otlp_traces.endpoint = url.into();
+        self.endpoint_origins[1] = "with_otlp_traces_endpoint";
         self
     }
 
@@ -430,14 +437,11 @@ impl TelemetryConfig {
         let bad = |setting, value: String, expected: &str| {
             Err(TelemetryError::InvalidConfig { setting, value, expected: expected.to_owned() })
         };
+        let [metrics_origin, traces_origin] = self.endpoint_origins;
         #[cfg_attr(all(feature = "tls", feature = "gzip"), allow(unused_variables))]
         for (setting, signal, used) in [
-            (
-                "with_otlp_metrics_endpoint",
-                &self.otlp_metrics,
-                self.metrics_exporter == MetricsExporter::Otlp,
-            ),
-            ("with_otlp_traces_endpoint", &self.otlp_traces, self.traces_exporter == TracesExporter::Otlp),
+            (metrics_origin, &self.otlp_metrics, self.metrics_exporter == MetricsExporter::Otlp),
+            (traces_origin, &self.otlp_traces, self.traces_exporter == TracesExporter::Otlp),
         ] {
             if let Err(problem) = check_http_url(&signal.endpoint) {
                 return bad(setting, masking::masked_url(&signal.endpoint), &format!("{URL} ({problem})"));
