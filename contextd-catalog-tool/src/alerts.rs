@@ -34,14 +34,15 @@ pub fn telemetry_alert(catalog: &Catalog, metric: SelfMetric) -> String {
     format!("{}{what}", pascal(catalog.namespace))
 }
 
-struct Rule<'a> {
-    alert: String,
-    expr: String,
-    for_: &'a str,
-    severity: &'a str,
-    component: Option<&'a str>,
-    summary: String,
-    description: String,
+/// One generated alert rule.
+pub(crate) struct Rule<'a> {
+    pub(crate) alert: String,
+    pub(crate) expr: String,
+    pub(crate) for_: &'a str,
+    pub(crate) severity: &'a str,
+    pub(crate) component: Option<&'a str>,
+    pub(crate) summary: String,
+    pub(crate) description: String,
 }
 
 fn write_rule(out: &mut String, rule: &Rule<'_>) {
@@ -64,7 +65,7 @@ fn write_rule(out: &mut String, rule: &Rule<'_>) {
 }
 
 /// The rules of every component with operations.
-fn operation_rules(catalog: &Catalog) -> Vec<Rule<'static>> {
+pub(crate) fn operation_rules(catalog: &Catalog) -> Vec<Rule<'static>> {
     let mut rules = Vec::new();
     for component in catalog.components {
         let Some(shape) = component.operations else { continue };
@@ -116,7 +117,7 @@ fn operation_rules(catalog: &Catalog) -> Vec<Rule<'static>> {
 }
 
 /// The rules on the pipeline's self-metrics.
-fn telemetry_rules(catalog: &Catalog) -> Vec<Rule<'static>> {
+pub(crate) fn telemetry_rules(catalog: &Catalog) -> Vec<Rule<'static>> {
     let name = |metric| catalog.self_metric(metric).name;
     let signal = labels::SIGNAL.name;
     let ratio = decimal(EXPORT_FAILURE_RATIO);

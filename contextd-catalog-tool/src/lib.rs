@@ -14,6 +14,7 @@ mod grafana;
 mod json;
 mod layout;
 mod markdown;
+mod runbook;
 mod service_layout;
 pub mod slo;
 
@@ -22,6 +23,7 @@ pub use contextd_layout::WATCHED;
 pub use grafana::{Dashboard, Watched, panel_queries};
 pub use json::json;
 pub use markdown::markdown;
+pub use runbook::runbook;
 pub use slo::slo_rules;
 
 use contextd_metrics_catalog::Catalog;

@@ -23,11 +23,15 @@ enum Output {
     Json,
     /// The reference page (contextd's: docs/metrics-catalog.md).
     Markdown,
-    /// The Grafana dashboards, written into DIR (e.g. monitoring/grafana/dashboards).
+    /// The Grafana dashboards, written into DIR (e.g. monitoring/grafana/dashboards; created if
+    /// missing).
     Grafana {
         /// The folder to write the dashboards into.
         dir: PathBuf,
     },
+    /// A runbook with a section per generated alert, where the rules' runbook links point
+    /// (docs/runbook.md).
+    Runbook,
     /// Alert rules: error ratio and p95 latency per component, and the self-metrics.
     AlertRules,
     /// The SLO recording and alerting rules (contextd's: monitoring/alerts/slo.yml).
@@ -62,6 +66,10 @@ fn main() -> ExitCode {
         Output::Json => print!("{}", contextd_catalog_tool::json(catalog.instruments)),
         Output::Markdown => print!("{}", contextd_catalog_tool::markdown(catalog, &source)),
         Output::Grafana { dir } => {
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                eprintln!("contextd-catalog: cannot create {}: {e}", dir.display());
+                return ExitCode::FAILURE;
+            }
             for dashboard in contextd_catalog_tool::grafana(catalog) {
                 let path = dir.join(&dashboard.file_name);
                 if let Err(e) = std::fs::write(&path, format!("{:#}\n", dashboard.json)) {
@@ -71,6 +79,7 @@ fn main() -> ExitCode {
                 println!("wrote {}", path.display());
             }
         }
+        Output::Runbook => print!("{}", contextd_catalog_tool::runbook(catalog, &source)),
         Output::AlertRules => print!("{}", contextd_catalog_tool::alert_rules(catalog, &source)),
         Output::SloRules => match contextd_catalog_tool::slo_rules(catalog, &source) {
             Ok(rules) => print!("{rules}"),

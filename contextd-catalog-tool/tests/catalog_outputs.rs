@@ -128,3 +128,22 @@ fn dashboard_thresholds_are_the_alert_rules_thresholds() {
         assert!(found > 0, "{panel}: no rule {}", watched.alert);
     }
 }
+
+/// Every runbook link of a service's generated rules lands on a section of its generated
+/// runbook (GitHub's anchor of a heading is its text in lower case).
+#[test]
+fn every_generated_runbook_link_has_its_section_in_the_generated_runbook() {
+    let orders = std::fs::read_to_string(format!("{REPO}/examples/orders/telemetry.yaml")).unwrap();
+    let catalog = contextd_metrics_catalog::source::read_str("telemetry.yaml", &orders).unwrap();
+    let rules = contextd_catalog_tool::alert_rules(catalog, "telemetry.yaml")
+        + &contextd_catalog_tool::slo_rules(catalog, "telemetry.yaml").unwrap();
+    let page = contextd_catalog_tool::runbook(catalog, "telemetry.yaml");
+    let anchors: Vec<String> =
+        page.lines().filter_map(|l| l.strip_prefix("## ")).map(str::to_lowercase).collect();
+    let links: Vec<&str> = rules.lines().filter_map(|l| l.split("runbook.md#").nth(1)).collect();
+    assert!(links.len() >= 5, "{rules}");
+    for link in links {
+        let anchor = link.trim_end_matches('"');
+        assert!(anchors.iter().any(|a| a == anchor), "no section for #{anchor} in:\n{page}");
+    }
+}

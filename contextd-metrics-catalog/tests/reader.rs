@@ -137,3 +137,22 @@ fn thousands_of_metrics_read_and_each_duplicate_is_reported_once() {
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert!(errors[0].contains("metric `big_m0_total` is defined twice"), "{errors:#?}");
 }
+
+/// `description` where the schema says `brief` (what an OpenTelemetry registry calls it): the
+/// error names the field to use, and the metric's mistake is not followed by false errors about
+/// the components that reference it.
+#[test]
+fn another_schemas_word_gets_ours_and_a_broken_metric_brings_no_follow_on_errors() {
+    let text = format!("{BASE}{COMPONENTS}").replacen(
+        "brief: Shop operations }",
+        "description: Shop operations }",
+        1,
+    );
+    let errors = errors_of(&text);
+    assert_error(&text, &["unknown field `description`", "did you mean `brief`?"]);
+    assert!(
+        errors.iter().all(|e| !e.contains("no metric `shop_operations_total`")),
+        "a false follow-on error: {errors:#?}"
+    );
+    assert_eq!(errors.len(), 2, "the unknown field and the missing brief: {errors:#?}");
+}

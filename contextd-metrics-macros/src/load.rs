@@ -90,7 +90,9 @@ fn manifest_dir(span: Span) -> syn::Result<PathBuf> {
 pub(crate) fn crate_catalog(span: Span) -> syn::Result<Loaded> {
     let dir = manifest_dir(span)?;
     if let Some(path) = std::env::var_os(OVERRIDE_VARIABLE) {
-        return file(&dir, &dir.join(PathBuf::from(path)), span);
+        let path = dir.join(PathBuf::from(path));
+        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        return file(shown(&dir, &path).unwrap_or(name), &path, span);
     }
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)
@@ -105,8 +107,10 @@ pub(crate) fn crate_catalog(span: Span) -> syn::Result<Loaded> {
                  does not exist"
             ),
         )),
-        Some(relative) => file(&dir, &dir.join(relative), span),
-        None if dir.join(DEFAULT_FILE).exists() => file(&dir, &dir.join(DEFAULT_FILE), span),
+        Some(relative) => file(relative.clone(), &dir.join(relative), span),
+        None if dir.join(DEFAULT_FILE).exists() => {
+            file(DEFAULT_FILE.to_owned(), &dir.join(DEFAULT_FILE), span)
+        }
         None => built_in(BUILT_IN[0].0, span),
     }
 }
@@ -128,7 +132,7 @@ pub(crate) fn invoked(written: &str, invoking_file: Option<PathBuf>, span: Span)
         None => None,
     };
     let absolute = base.unwrap_or_else(|| manifest.clone()).join(written);
-    file(&manifest, &absolute, span)
+    file(shown(&manifest, &absolute).unwrap_or_else(|| written.to_owned()), &absolute, span)
 }
 
 /// The carried catalog `name` (`catalog!(contextd)`).
@@ -156,8 +160,8 @@ pub(crate) fn built_in(name: &str, span: Span) -> syn::Result<Loaded> {
     Ok(Loaded { catalog, origin: Origin::BuiltIn(name) })
 }
 
-/// `path` with `.` and `..` resolved lexically, shown relative to `base` when under it.
-fn shown(base: &Path, path: &Path) -> String {
+/// `path` with `.` and `..` resolved lexically: one file, one key, however it was written.
+fn normal(path: &Path) -> PathBuf {
     let mut normal = PathBuf::new();
     for part in path.components() {
         match part {
@@ -168,13 +172,18 @@ fn shown(base: &Path, path: &Path) -> String {
             other => normal.push(other),
         }
     }
-    normal.strip_prefix(base).unwrap_or(&normal).display().to_string()
+    normal
 }
 
-/// The catalog file at `absolute`, shown relative to the manifest directory `base` in errors.
-fn file(base: &Path, absolute: &Path, span: Span) -> syn::Result<Loaded> {
-    let relative = shown(base, absolute);
-    let absolute = absolute.to_path_buf();
+/// `path` relative to `base` if it is under it: the same file reads the same in the errors of
+/// every macro of the crate.
+fn shown(base: &Path, path: &Path) -> Option<String> {
+    normal(path).strip_prefix(base).ok().map(|p| p.display().to_string())
+}
+
+/// The catalog file at `absolute`, shown as `relative` in errors.
+fn file(relative: String, absolute: &Path, span: Span) -> syn::Result<Loaded> {
+    let absolute = normal(absolute);
     let modified = std::fs::metadata(&absolute).and_then(|m| m.modified()).ok();
     let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cache = cache.get_or_insert_with(HashMap::new);

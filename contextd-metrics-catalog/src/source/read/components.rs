@@ -75,6 +75,9 @@ impl Reader {
         what: &str,
     ) -> Option<&'static InstrumentSpec> {
         let name = self.string(node, what)?;
+        if self.broken_metrics.contains(&name) {
+            return None;
+        }
         let Some(spec) = instruments.iter().find(|s| s.name == name) else {
             let names: Vec<&str> = instruments.iter().filter(|s| s.kind == kind).map(|s| s.name).collect();
             self.error(

@@ -194,6 +194,7 @@ impl Reader {
             let (Some(kind), Some(value_type), Some(unit), Some(component), Some(brief)) =
                 (kind, value_type, unit, component, brief)
             else {
+                self.broken_metrics.push(name);
                 continue;
             };
             if kind == InstrumentKind::Counter && value_type == ValueType::I64 {

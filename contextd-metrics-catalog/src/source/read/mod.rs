@@ -16,6 +16,9 @@ const MAX_ARGUMENTS: usize = 2;
 pub(crate) struct Reader {
     file: String,
     errors: Vec<CatalogError>,
+    /// Metrics declared with mistakes of their own (already reported): a reference to one is
+    /// not reported again as a metric that does not exist.
+    broken_metrics: Vec<String>,
 }
 
 /// A mapping's entries after the unknown and duplicate keys were reported.
@@ -43,7 +46,7 @@ mod shape;
 
 impl Reader {
     pub(crate) fn new(file: &str) -> Self {
-        Self { file: file.to_owned(), errors: Vec::new() }
+        Self { file: file.to_owned(), errors: Vec::new(), broken_metrics: Vec::new() }
     }
 
     fn error(&mut self, at: At, message: impl Into<String>) {

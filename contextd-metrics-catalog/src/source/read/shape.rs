@@ -5,6 +5,27 @@ use super::super::tree::{At, Node, Value};
 use super::super::{backticked, suggestion};
 use super::{Fields, Reader, is_snake_name};
 
+/// Words other schemas use for fields of ours (OpenTelemetry's semantic-convention registry,
+/// Prometheus): what a newcomer types first.
+const SYNONYMS: &[(&str, &str, &str)] = &[
+    ("description", "brief", "as in OpenTelemetry's semantic-convention registry"),
+    ("help", "brief", "Prometheus' HELP text"),
+    ("summary", "brief", "one line saying what it is"),
+    ("type", "instrument", "counter, histogram or gauge"),
+    ("kind", "instrument", "counter, histogram or gauge"),
+    ("labels", "attributes", "OpenTelemetry's word for labels"),
+    ("values", "members", "the closed values of an attribute"),
+    ("bounds", "buckets", "histogram bucket bounds"),
+];
+
+/// `; did you mean `brief`? (…)` when `key` is another schema's word for an allowed field.
+fn synonym(key: &str, allowed: &[&str]) -> Option<String> {
+    SYNONYMS
+        .iter()
+        .find(|(other, ours, _)| *other == key && allowed.contains(ours))
+        .map(|(_, ours, why)| format!("; did you mean `{ours}`? ({why})"))
+}
+
 impl Reader {
     /// The entries of a mapping, reporting keys outside `allowed` (with the nearest valid one)
     /// and keys given twice.
@@ -22,7 +43,7 @@ impl Reader {
                 let message = format!(
                     "unknown field `{key}` in {what}; valid fields: {}{}",
                     backticked(allowed),
-                    suggestion(key, allowed)
+                    synonym(key, allowed).unwrap_or_else(|| suggestion(key, allowed))
                 );
                 self.error(*at, message);
             } else if kept.iter().any(|(k, _)| *k == key) {

@@ -1,0 +1,3 @@
+contextd_metrics::catalog!(contextdd);
+
+fn main() {}
