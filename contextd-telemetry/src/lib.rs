@@ -251,11 +251,6 @@ fn install_tracing_subscriber() {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
-/// The usage guide's code, compiled as doctests so it cannot rot.
-#[doc = include_str!("../../docs/usage.md")]
-#[cfg(doctest)]
-pub struct UsageDoctests;
-
 /// The README's adoption example, compiled as a doctest so it cannot rot.
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]

@@ -171,7 +171,3 @@ impl OrderService {
         Ok(())
     }
 }
-
-/// The code of `docs/own-catalog.md`, compiled as doctests against this crate's catalog.
-#[doc = include_str!("../../../docs/own-catalog.md")]
-pub struct OwnCatalogDoctests;

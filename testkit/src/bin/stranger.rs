@@ -22,7 +22,8 @@
 //!    - `<!-- fragment: why -->`: not run, and the reason why.
 //!
 //!    A block without a marker fails the check. `<!-- check: expect SELECTOR VALUE -->` anywhere
-//!    in a document: after its blocks ran, `sum(SELECTOR)` in VictoriaMetrics must be `VALUE`.
+//!    in a document: after its blocks ran, `sum(SELECTOR)` in VictoriaMetrics must be `VALUE`;
+//!    `<!-- check: absent SELECTOR -->`: then no series may match `SELECTOR`.
 //! 3. Each document with `check:` markers runs in a crate of its own against a fresh
 //!    VictoriaMetrics; its commands' output is shown as they run.
 
@@ -60,6 +61,8 @@ struct Document {
     path: PathBuf,
     blocks: Vec<Block>,
     expectations: Vec<(String, f64)>,
+    /// Selectors that must match no series once the expectations are met.
+    absent: Vec<String>,
 }
 
 fn main() {
@@ -121,6 +124,7 @@ fn read_document(path: &Path) -> Document {
     let mut blocks = Vec::new();
     let mut current: Option<Block> = None;
     let mut expectations = Vec::new();
+    let mut absent = Vec::new();
     for (event, range) in Parser::new(&text).into_offset_iter() {
         match event {
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => {
@@ -136,6 +140,9 @@ fn read_document(path: &Path) -> Document {
             Event::End(TagEnd::CodeBlock) => blocks.extend(current.take()),
             Event::Html(html) | Event::InlineHtml(html) => {
                 for line in html.lines() {
+                    if let Some(selector) = comment(line).and_then(|c| c.strip_prefix("check: absent ")) {
+                        absent.push(selector.to_owned());
+                    }
                     if let Some(rest) = comment(line).and_then(|c| c.strip_prefix("check: expect ")) {
                         let (selector, value) = rest
                             .rsplit_once(' ')
@@ -150,7 +157,7 @@ fn read_document(path: &Path) -> Document {
             _ => {}
         }
     }
-    Document { path: path.to_path_buf(), blocks, expectations }
+    Document { path: path.to_path_buf(), blocks, expectations, absent }
 }
 
 /// The text inside `<!-- … -->`, if the line is one such comment.
@@ -247,6 +254,8 @@ impl Follower<'_> {
         self.shell(&format!("cargo new --quiet --bin {}", self.name), &self.dir);
         let created = self.dir.join(&self.name);
         add_patch(&created, self.patch);
+        // Later commands run in it, as after `cargo new x && cd x`.
+        self.dir = created.clone();
         self.made = Some(created.clone());
         created
     }
@@ -264,8 +273,12 @@ impl Follower<'_> {
                 })
                 .unwrap_or_else(|| panic!("`cargo install {krate}`: not a package of ours"));
             let root = self.work.join("bin");
+            // An installed package's manifest has no patch table: the same one comes as config.
+            let config = self.work.join("patch.toml");
+            std::fs::write(&config, self.patch).unwrap();
             let install = format!(
-                "cargo install --quiet --locked --path {} --root {}",
+                "cargo install --quiet --config {} --path {} --root {}",
+                config.display(),
                 package.display(),
                 root.display()
             );
@@ -351,6 +364,11 @@ fn follow(document: &Document, work: &Path, patch: &str) {
             (found == Some(*value)).then_some(())
         });
         eprintln!("stranger: {query} = {value}");
+    }
+    for selector in &document.absent {
+        let found = vm.query(&format!("count({selector})"));
+        assert!(found.is_empty(), "{selector} matches series: {found:?}");
+        eprintln!("stranger: no series matches {selector}");
     }
 }
 
