@@ -186,7 +186,9 @@ pub fn slo_rules(catalog: &Catalog, source: &str) -> Result<String, String> {
             out.push_str("        expr: |\n");
             let _ = writeln!(out, "          {} > {threshold}", series(tier.long));
             let _ = writeln!(out, "            and {} > {threshold}", series(tier.short));
-            out.push_str("        labels:\n");
+            // The objective as static labels too, so the rules of one tier differ by more than
+            // their expressions (promtool's lint: otherwise "duplicate rules").
+            rule_labels(&mut out, objective, "        ");
             let _ = writeln!(out, "          severity: {}", tier.severity);
             out.push_str("        annotations:\n");
             let _ = writeln!(

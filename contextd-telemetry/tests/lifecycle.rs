@@ -62,6 +62,7 @@ fn second_init_while_running_is_a_clear_error_and_init_after_shutdown_works() {
     let error = prometheus_config().init().unwrap_err();
     assert!(matches!(error, TelemetryError::AlreadyInitialized));
     assert!(error.to_string().contains("already initialised"), "{error}");
+    assert!(format!("{error:?}").contains("shut it down before initialising again"), "{error:?}");
     first.shutdown().unwrap();
     let second = prometheus_config().init().expect("init after shutdown");
     record_create(2);
@@ -95,6 +96,9 @@ fn taken_port_is_an_error_naming_the_address() {
     let port = holder.local_addr().unwrap().port();
     let error = prometheus_config().with_prometheus_address("127.0.0.1", port).init().unwrap_err();
     assert!(error.to_string().contains(&format!("127.0.0.1:{port}")), "{error}");
+    assert!(error.to_string().contains("OTEL_EXPORTER_PROMETHEUS_PORT"), "names the variable: {error}");
+    // Through `?` from `main` (which prints `Debug`), the same words.
+    assert_eq!(format!("{error:?}"), error.to_string());
     prometheus_config().init().expect("a failed init releases the claim").shutdown().unwrap();
 }
 

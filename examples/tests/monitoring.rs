@@ -73,6 +73,24 @@ fn alert_rules_fire_and_stay_quiet_in_promtool() {
     rule_tests(Tool::Promtool, "contextd.test.yml");
 }
 
+/// contextd's committed rules pass promtool's checks, its lint included (no duplicate rules).
+#[test]
+fn committed_rules_pass_promtools_lint() {
+    for file in ["alerts/contextd.yml", "alerts/slo.yml"] {
+        let output = Command::new(Tool::Promtool.path())
+            .args(["check", "rules"])
+            .arg(monitoring(file))
+            .output()
+            .unwrap();
+        let said =
+            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success() && !said.contains("duplicate"),
+            "promtool check rules {file}:\n{said}"
+        );
+    }
+}
+
 #[test]
 fn slo_alerts_fire_on_fast_slow_and_budget_burns_but_not_on_a_blip_in_vmalert_tool() {
     rule_tests(Tool::VmalertTool, "slo.test.yml");

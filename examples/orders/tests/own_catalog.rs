@@ -151,6 +151,8 @@ fn generated_docs_and_rules_are_its_own_and_load_in_promtool() {
         let said =
             format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(output.status.success(), "promtool check rules {name}:\n{said}\n{text}");
+        // Its lint too: no two rules alike but for their expression.
+        assert!(!said.contains("duplicate"), "promtool check rules {name}:\n{said}");
         eprintln!("promtool check rules {name}: {}", said.lines().last().unwrap_or_default());
         let _ = std::fs::remove_dir_all(file.parent().unwrap());
     }
