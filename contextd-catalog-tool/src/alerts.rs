@@ -30,6 +30,7 @@ pub fn telemetry_alert(catalog: &Catalog, metric: SelfMetric) -> String {
         SelfMetric::SpansDropped => "TelemetrySpansDropped",
         SelfMetric::InvalidMeasurements => "TelemetryInvalidMeasurements",
         SelfMetric::GaugeSourceFailures => "GaugeSourceFailing",
+        SelfMetric::ExportsDropped => "TelemetryExportsDropped",
     };
     format!("{}{what}", pascal(catalog.namespace))
 }
@@ -179,6 +180,15 @@ pub(crate) fn telemetry_rules(catalog: &Catalog) -> Vec<Rule<'static>> {
                 labels::FAILURE_REASON.name
             ),
             description: "A gauge source failed in every 10-minute window for 15 minutes; the gauge reports nothing meanwhile.".into(),
+        },
+        Rule {
+            alert: telemetry_alert(catalog, SelfMetric::ExportsDropped),
+            expr: format!("sum by ({signal}) (increase({}[10m])) > 0", name(SelfMetric::ExportsDropped)),
+            for_: "0m",
+            severity: "warning",
+            component: None,
+            summary: format!("{{{{ $labels.{signal} }}}} data was lost: failed exports outgrew the backlog"),
+            description: "Delta exports kept failing for longer than their backlog holds; the oldest were dropped, and those counts are gone from the backend.".into(),
         },
     ]
 }

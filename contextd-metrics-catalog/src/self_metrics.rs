@@ -61,6 +61,8 @@ pub enum SelfMetric {
     InvalidMeasurements,
     /// `<ns>_telemetry_gauge_source_failures_total{gauge, reason}`.
     GaugeSourceFailures,
+    /// `<ns>_telemetry_exports_dropped_total{signal}`.
+    ExportsDropped,
 }
 
 /// One self-metric without its namespace.
@@ -78,12 +80,13 @@ pub struct Template {
 
 impl SelfMetric {
     /// Every self-metric, in the order of [`Catalog::self_metrics`](crate::Catalog::self_metrics).
-    pub const ALL: [SelfMetric; 5] = [
+    pub const ALL: [SelfMetric; 6] = [
         Self::Exports,
         Self::ExportFailures,
         Self::SpansDropped,
         Self::InvalidMeasurements,
         Self::GaugeSourceFailures,
+        Self::ExportsDropped,
     ];
 
     /// What it is, but for the namespace.
@@ -119,6 +122,12 @@ impl SelfMetric {
                 "{failure}",
                 &[GAUGE, FAILURE_REASON],
                 "Failed reads of gauge sources, by gauge and reason",
+            ),
+            Self::ExportsDropped => (
+                "telemetry_exports_dropped_total",
+                "{export}",
+                &[SIGNAL],
+                "Failed delta exports dropped unsent because the backlog kept for resending was full, by signal",
             ),
         };
         Template { suffix, unit, labels, description }

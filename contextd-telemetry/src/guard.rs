@@ -237,7 +237,20 @@ impl Drop for TelemetryGuard {
 /// signal was exporting to), and the work.
 type Task = (&'static str, Arc<ExportReport>, Box<dyn FnOnce() -> Result<(), String> + Send>);
 
+/// An export that failed while `work` ran fails the task too, with the report's words (the
+/// destination and the cause): the SDK's batch span processor, for one, answers its shutdown
+/// with `Ok` even when the last batch could not be sent, and every signal is to be reported
+/// alike.
 fn task(report: &Arc<ExportReport>, work: impl FnOnce() -> Result<(), String> + Send + 'static) -> Task {
+    let failed_before = report.stats().failed;
+    let watched = report.clone();
+    let work = move || {
+        work()?;
+        if watched.stats().failed > failed_before {
+            return Err(watched.explain(&"its last export failed"));
+        }
+        Ok(())
+    };
     (report.signal(), report.clone(), Box::new(work))
 }
 

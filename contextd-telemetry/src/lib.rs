@@ -168,8 +168,9 @@ fn start(config: &TelemetryConfig, claim: globals::Claim) -> Result<TelemetryGua
     Ok(TelemetryGuard::running(parts, config.shutdown_timeout))
 }
 
-/// The pipeline's self-metrics under the catalog's namespace: export attempts and failures by
-/// signal, dropped spans, and the values the checked float instruments refused. (The
+/// The pipeline's self-metrics under the catalog's namespace: export attempts, failures and
+/// dropped exports by signal, dropped spans, and the values the checked float instruments
+/// refused. (The
 /// gauge-source failures are registered by `contextd-gauges`.)
 fn register_self_metrics(
     catalog: &'static contextd_metrics::Catalog,
@@ -214,10 +215,18 @@ fn register_self_metrics(
             }
         })
         .build();
+    let failures = reports.clone();
     counter(SelfMetric::ExportFailures)
         .with_callback(move |observer| {
-            for (signal, report) in &reports {
+            for (signal, report) in &failures {
                 observer.observe(report.stats().failed, &[KeyValue::new(labels::SIGNAL.name, *signal)]);
+            }
+        })
+        .build();
+    counter(SelfMetric::ExportsDropped)
+        .with_callback(move |observer| {
+            for (signal, report) in &reports {
+                observer.observe(report.stats().dropped, &[KeyValue::new(labels::SIGNAL.name, *signal)]);
             }
         })
         .build();

@@ -6,8 +6,19 @@
 //! protocol; the sending keeps the contract of the exporter it replaces: the endpoint used
 //! verbatim, headers, gzip, the per-request timeout, and retries with backoff of throttled or
 //! unavailable answers, all within that timeout.
+//!
+//! With delta temporality a collection resets what it read, so an export that fails takes its
+//! deltas with it unless they are kept: a failed delta request whose failure may pass (the
+//! endpoint refused, timed out, or said to retry) goes into a backlog, and every later export
+//! first resends the backlog, oldest first, then its own request. The backlog holds at most
+//! `TelemetryConfig::with_delta_backlog` bytes of request bodies as sent (16 MiB by default); past that the oldest is dropped, counted
+//! (`<namespace>_telemetry_exports_dropped_total`) and warned about. A request is resent only
+//! after a failed attempt, so the receiver sees a value twice only if it stored a request whose
+//! answer never arrived (a timeout after the body was sent): OTLP carries no request id to
+//! deduplicate by. Cumulative exports keep nothing: the next one carries the totals.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,6 +48,32 @@ pub(crate) struct OtlpMetricExporter {
     series: Arc<StripedSeries>,
     temporality: Temporality,
     timeout: Duration,
+    /// Failed delta requests to resend, oldest first (`None` for cumulative exports).
+    backlog: Option<Mutex<Backlog>>,
+    report: Arc<ExportReport>,
+}
+
+/// Request bodies kept for resending, and their total size.
+#[derive(Debug, Default)]
+struct Backlog {
+    requests: VecDeque<Bytes>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl Backlog {
+    /// Keeps `body` for later, dropping the oldest past the limit; returns how many were dropped.
+    fn keep(&mut self, body: Bytes) -> u64 {
+        self.bytes += body.len();
+        self.requests.push_back(body);
+        let mut dropped = 0;
+        while self.bytes > self.limit {
+            let Some(oldest) = self.requests.pop_front() else { break };
+            self.bytes -= oldest.len();
+            dropped += 1;
+        }
+        dropped
+    }
 }
 
 #[derive(Debug)]
@@ -72,7 +109,72 @@ impl OtlpMetricExporter {
                 return Err(crate::error::feature_needed(SIGNAL, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "grpc"));
             }
         };
-        Ok(Self { sender, series, temporality: config.metrics_temporality, timeout: signal.timeout })
+        let delta = config.metrics_temporality != Temporality::Cumulative;
+        let backlog =
+            delta.then(|| Mutex::new(Backlog { limit: config.delta_backlog_bytes, ..Backlog::default() }));
+        Ok(Self {
+            sender,
+            series,
+            temporality: config.metrics_temporality,
+            timeout: signal.timeout,
+            backlog,
+            report: report.clone(),
+        })
+    }
+
+    /// Sends `body`, retrying answers that say "try again" with backoff, until `deadline`.
+    fn send_with_retries(&self, body: &Bytes, deadline: Instant) -> Result<(), Failure> {
+        let mut attempt = 0;
+        loop {
+            let failure = match self.sender.send(body, deadline) {
+                Ok(()) => return Ok(()),
+                Err(failure) => failure,
+            };
+            let backoff = BACKOFF * 2u32.pow(attempt);
+            if !failure.retry || attempt == RETRIES || Instant::now() + backoff >= deadline {
+                return Err(failure);
+            }
+            std::thread::sleep(backoff);
+            attempt += 1;
+        }
+    }
+
+    /// A delta export: the backlog first, oldest first, then `body`; whatever is not sent (and
+    /// may be accepted later) stays in the backlog.
+    fn send_delta(&self, backlog: &Mutex<Backlog>, body: Bytes, deadline: Instant) -> Result<(), Failure> {
+        let mut backlog = backlog.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut outcome = Ok(());
+        while let Some(oldest) = backlog.requests.front().cloned() {
+            match self.send_with_retries(&oldest, deadline) {
+                Ok(()) => {
+                    backlog.bytes -= oldest.len();
+                    backlog.requests.pop_front();
+                }
+                // The receiver will never take it: resending cannot help.
+                Err(failure) if !failure.retry && !failure.transient => {
+                    backlog.bytes -= oldest.len();
+                    backlog.requests.pop_front();
+                    outcome = Err(failure);
+                }
+                Err(failure) => {
+                    outcome = Err(failure);
+                    break;
+                }
+            }
+        }
+        if outcome.is_ok() || backlog.requests.is_empty() {
+            match self.send_with_retries(&body, deadline) {
+                Ok(()) => return outcome,
+                Err(failure) if !failure.retry && !failure.transient => return Err(failure),
+                Err(failure) => outcome = Err(failure),
+            }
+        }
+        let dropped = backlog.keep(body);
+        drop(backlog);
+        if dropped > 0 {
+            self.report.note_dropped(dropped);
+        }
+        outcome
     }
 }
 
@@ -83,19 +185,11 @@ impl PushMetricExporter for OtlpMetricExporter {
         let body =
             self.sender.body(encoded).map_err(|failure| OTelSdkError::InternalFailure(failure.cause))?;
         let deadline = Instant::now() + self.timeout;
-        let mut attempt = 0;
-        loop {
-            let failure = match self.sender.send(&body, deadline) {
-                Ok(()) => return Ok(()),
-                Err(failure) => failure,
-            };
-            let backoff = BACKOFF * 2u32.pow(attempt);
-            if !failure.retry || attempt == RETRIES || Instant::now() + backoff >= deadline {
-                return Err(OTelSdkError::InternalFailure(failure.cause));
-            }
-            std::thread::sleep(backoff);
-            attempt += 1;
-        }
+        let sent = match &self.backlog {
+            Some(backlog) => self.send_delta(backlog, body, deadline),
+            None => self.send_with_retries(&body, deadline),
+        };
+        sent.map_err(|failure| OTelSdkError::InternalFailure(failure.cause))
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -114,7 +208,11 @@ impl PushMetricExporter for OtlpMetricExporter {
 /// Why an attempt failed, and whether another may succeed.
 struct Failure {
     cause: String,
+    /// The answer asks to try again (throttled, unavailable): retried within the export.
     retry: bool,
+    /// No answer, or one that may change (refused, timed out, a server error): a delta
+    /// request is kept for the next export rather than given up.
+    transient: bool,
 }
 
 impl Sender {
@@ -194,12 +292,14 @@ impl HttpSender {
                 let status = response.status();
                 let cause = format!("the endpoint answered HTTP {status}");
                 self.report.note_failure(cause.clone());
-                Err(Failure { cause, retry: matches!(status.as_u16(), 429 | 502 | 503 | 504) })
+                let retry = matches!(status.as_u16(), 429 | 502 | 503 | 504);
+                Err(Failure { cause, retry, transient: retry || status.is_server_error() })
             }
             Err(error) => {
                 let cause = crate::masking::scrub_url(&crate::transport::cause(&error), &self.endpoint);
                 self.report.note_failure(cause.clone());
-                Err(Failure { cause, retry: error.is_connect() || error.is_timeout() })
+                // No answer: the request may not have arrived, or arrived unanswered.
+                Err(Failure { cause, retry: error.is_connect() || error.is_timeout(), transient: true })
             }
         }
     }
@@ -209,16 +309,17 @@ impl HttpSender {
 fn gzip(body: &[u8]) -> Result<Vec<u8>, Failure> {
     use std::io::Write as _;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder
-        .write_all(body)
-        .and_then(|()| encoder.finish())
-        .map_err(|e| Failure { cause: format!("compressing the request: {e}"), retry: false })
+    encoder.write_all(body).and_then(|()| encoder.finish()).map_err(|e| Failure {
+        cause: format!("compressing the request: {e}"),
+        retry: false,
+        transient: false,
+    })
 }
 
 /// Refused at validation without the `gzip` feature; never reached.
 #[cfg(all(feature = "otlp-http", not(feature = "gzip")))]
 fn gzip(_: &[u8]) -> Result<Vec<u8>, Failure> {
-    Err(Failure { cause: "gzip compression needs the `gzip` feature".into(), retry: false })
+    Err(Failure { cause: "gzip compression needs the `gzip` feature".into(), retry: false, transient: false })
 }
 
 /// OTLP over gRPC on the private runtime, sending the encoded request as it is.
@@ -275,8 +376,10 @@ impl GrpcSender {
                     status.code(),
                     Code::Unavailable | Code::ResourceExhausted | Code::Aborted | Code::DeadlineExceeded
                 );
+                let transient =
+                    retry || matches!(status.code(), Code::Internal | Code::Unknown | Code::Cancelled);
                 let cause = format!("the endpoint answered gRPC {:?}: {}", status.code(), status.message());
-                Err(Failure { cause, retry })
+                Err(Failure { cause, retry, transient })
             }
         }
     }

@@ -37,6 +37,8 @@ pub(crate) struct ExportReport {
     destination: Option<String>,
     succeeded: AtomicU64,
     failed: AtomicU64,
+    /// Failed exports given up on for good (a full backlog).
+    dropped: AtomicU64,
     /// Why the last request failed, in words (`connection refused`, `HTTP 503 …`): the OTLP
     /// exporter itself only says "network error" or quotes a status code.
     last_failure: Mutex<Option<String>>,
@@ -51,6 +53,9 @@ pub struct ExportStats {
     pub succeeded: u64,
     /// Exports that failed (after the exporter's own retries) or timed out.
     pub failed: u64,
+    /// Failed delta exports dropped unsent because the backlog kept for resending them was
+    /// full (each failed export is in `failed` too).
+    pub dropped: u64,
 }
 
 impl ExportReport {
@@ -126,7 +131,19 @@ impl ExportReport {
         ExportStats {
             succeeded: self.succeeded.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts exports given up on for good.
+    #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "OTLP only"))]
+    pub(crate) fn note_dropped(&self, exports: u64) {
+        self.dropped.fetch_add(exports, Ordering::Relaxed);
+        tracing::warn!(
+            signal = self.signal(),
+            "{} export backlog full: {exports} failed export(s) dropped unsent, their data lost",
+            self.signal()
+        );
     }
 }
 

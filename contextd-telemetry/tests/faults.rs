@@ -298,3 +298,54 @@ fn spans_beyond_the_queue_bound_are_dropped_and_counted() {
     eprintln!("queue of 10, 200 spans, stalled endpoint: {dropped} dropped and counted");
     let _ = telemetry.shutdown();
 }
+
+/// Each signal's failed exports are reported alike: counted, and named with their endpoint and
+/// cause in the flush and the shutdown errors, whichever signal fails and wherever the other goes.
+#[test]
+fn a_failed_export_of_either_signal_is_counted_and_named_at_flush_and_shutdown() {
+    let _serial = serial();
+    for failing in ["metrics", "traces"] {
+        let refused = refusing_url(&format!("/v1/{failing}"));
+        let start = || {
+            let config = TelemetryConfig::from_lookup(|_| None)
+                .unwrap()
+                .with_otlp_timeout(Duration::from_millis(500))
+                .with_sampler(SamplerConfig::AlwaysOn)
+                .with_shutdown_timeout(DEADLINE)
+                .with_tracing_subscriber(false);
+            let config = if failing == "traces" {
+                // Metrics to the console: what a first run without a collector shows.
+                config
+                    .with_metrics_exporter(contextd_telemetry::MetricsExporter::Console)
+                    .with_otlp_traces_endpoint(refused.clone())
+            } else {
+                config
+                    .with_traces_exporter(contextd_telemetry::TracesExporter::Console)
+                    .with_otlp_metrics_endpoint(refused.clone())
+            };
+            let telemetry = config.init().unwrap();
+            contextd_metrics::contextd::meters()
+                .checkpoint_operations
+                .add(1, &[KeyValue::new("operation", "create"), KeyValue::new("status", "success")]);
+            opentelemetry::global::tracer("contextd").in_span("checkpoint.create", |_| {});
+            telemetry
+        };
+        let expected = format!("{failing}: export to {refused} failed: connection refused");
+
+        let telemetry = start();
+        let error = telemetry.shutdown().expect_err("the last export failed").to_string();
+        eprintln!("{failing}, shutdown: {error}");
+        assert!(error.contains(&expected), "{error}");
+
+        let telemetry = start();
+        let error = telemetry.force_flush().expect_err("the flush's export failed").to_string();
+        assert!(error.contains(&expected), "{error}");
+        let stats = if failing == "traces" {
+            telemetry.traces_export_stats()
+        } else {
+            telemetry.metrics_export_stats()
+        };
+        assert!(stats.failed > 0 && stats.succeeded == 0, "{failing}: {stats:?}");
+        let _ = telemetry.shutdown();
+    }
+}

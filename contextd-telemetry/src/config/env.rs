@@ -8,8 +8,8 @@ use super::parse::{
     parse_protocol, parse_ratio,
 };
 use super::{
-    BatchSpanConfig, DEFAULT_SHUTDOWN_TIMEOUT, MetricsExporter, OtlpCompression, OtlpProtocol,
-    OtlpSignalConfig, Propagator, SamplerConfig, TelemetryConfig, TracesExporter,
+    BatchSpanConfig, DEFAULT_DELTA_BACKLOG_BYTES, DEFAULT_SHUTDOWN_TIMEOUT, MetricsExporter, OtlpCompression,
+    OtlpProtocol, OtlpSignalConfig, Propagator, SamplerConfig, TelemetryConfig, TracesExporter,
 };
 use crate::error::TelemetryError;
 use crate::masking;
@@ -397,6 +397,7 @@ impl TelemetryConfig {
                 .unwrap_or_else(|| vec![Propagator::TraceContext, Propagator::Baggage]),
             batch,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            delta_backlog_bytes: DEFAULT_DELTA_BACKLOG_BYTES,
             install_tracing_subscriber: false,
             runtime_metrics: true,
             #[cfg(feature = "runtime-metrics")]
