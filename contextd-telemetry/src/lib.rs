@@ -40,7 +40,7 @@ pub mod http;
 mod masking;
 mod metrics;
 pub mod naming;
-#[cfg(any(feature = "otlp-http", feature = "grpc"))]
+#[cfg(feature = "otlp-proto")]
 mod otlp_encode;
 #[cfg(any(feature = "otlp-http", feature = "grpc"))]
 mod otlp_metrics;
@@ -265,9 +265,9 @@ fn install_tracing_subscriber() {
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-/// Not public API: what the benchmarks measure of the crate's internals, unchanged.
+/// Not public API: what the benchmarks and fuzz targets drive of the crate's internals.
 #[doc(hidden)]
-#[cfg(any(feature = "otlp-http", feature = "grpc"))]
+#[cfg(feature = "otlp-proto")]
 pub mod __private {
     use std::sync::Arc;
 

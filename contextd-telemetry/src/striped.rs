@@ -41,10 +41,7 @@ impl<A: Aggregation> FamilyRead<A> {
 }
 
 /// One collection of the store.
-#[cfg_attr(
-    not(any(feature = "otlp-http", feature = "grpc")),
-    allow(dead_code, reason = "times are for OTLP")
-)]
+#[cfg_attr(not(feature = "otlp-proto"), allow(dead_code, reason = "times are for OTLP"))]
 pub(crate) struct Collected<'r> {
     pub(crate) temporality: Temporality,
     pub(crate) time: SystemTime,
@@ -80,7 +77,7 @@ impl Collected<'_> {
 /// How an exporter encodes each kind of series' attributes. A collection with encoders takes
 /// every point's encoded attributes while it reads the point, so the exporter's passes over
 /// thousands of points never go back to the series (each visit would be a cache miss).
-#[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "for OTLP"))]
+#[cfg_attr(not(feature = "otlp-proto"), allow(dead_code, reason = "for OTLP"))]
 pub(crate) struct AttributeEncoders {
     pub(crate) counter: Encoder<AtomicCounter>,
     pub(crate) histogram: Encoder<AtomicHistogram>,
@@ -93,7 +90,7 @@ pub(crate) type Encoder<A> = for<'s> fn(&'s Series<A>) -> &'s [u8];
 /// encoders) and its snapshot.
 pub(crate) struct Point<'r, A, S> {
     pub(crate) series: &'r Series<A>,
-    #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "for OTLP"))]
+    #[cfg_attr(not(feature = "otlp-proto"), allow(dead_code, reason = "for OTLP"))]
     pub(crate) attributes: &'r [u8],
     pub(crate) value: S,
 }
@@ -113,10 +110,7 @@ pub(crate) enum Total {
 }
 
 /// One family's series as collected.
-#[cfg_attr(
-    not(any(feature = "otlp-http", feature = "grpc")),
-    allow(dead_code, reason = "times are for OTLP")
-)]
+#[cfg_attr(not(feature = "otlp-proto"), allow(dead_code, reason = "times are for OTLP"))]
 pub(crate) struct FamilySnapshot<'r, A, S> {
     pub(crate) family: &'r Family<A>,
     /// The start of its points: the family's creation (cumulative) or the last collection (delta).
@@ -225,7 +219,7 @@ impl StripedSeries {
     }
 
     /// [`collect`](Self::collect), with every point's attributes encoded by `encoders`.
-    #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "for OTLP"))]
+    #[cfg_attr(not(feature = "otlp-proto"), allow(dead_code, reason = "for OTLP"))]
     pub(crate) fn collect_encoded<'r>(
         &self,
         reading: &'r Reading,

@@ -22,7 +22,8 @@ pub(crate) fn build(
 ) -> Result<SdkTracerProvider, TelemetryError> {
     let builder = SdkTracerProvider::builder()
         .with_resource(crate::resource::traces_resource(config))
-        .with_sampler(sampler(config.sampler));
+        .with_sampler(sampler(config.sampler))
+        .with_span_limits(config.span_limits);
     let batch = BatchConfigBuilder::default()
         .with_scheduled_delay(config.batch.schedule_delay)
         .with_max_queue_size(config.batch.max_queue_size)

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use contextd_telemetry::config::VARIABLES;
+use contextd_telemetry::config::{UNSUPPORTED, VARIABLES};
 use contextd_telemetry::{
     MetricsExporter, OtlpCompression, OtlpProtocol, SamplerConfig, TelemetryConfig, TelemetryError,
     TracesExporter,
@@ -17,6 +17,13 @@ fn parse(vars: &[(&str, &str)]) -> Result<TelemetryConfig, TelemetryError> {
 
 /// Variable, a malformed value, and words the error must contain to say what is valid.
 const MALFORMED: &[(&str, &str, &str)] = &[
+    ("OTEL_METRIC_EXPORT_TIMEOUT", "%%bogus%%", "milliseconds greater than 0"),
+    ("OTEL_ATTRIBUTE_COUNT_LIMIT", "%%bogus%%", "whole number"),
+    ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "-1", "whole number"),
+    ("OTEL_SPAN_EVENT_COUNT_LIMIT", "many", "whole number"),
+    ("OTEL_SPAN_LINK_COUNT_LIMIT", "1.5", "whole number"),
+    ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "%%bogus%%", "whole number"),
+    ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "%%bogus%%", "whole number"),
     ("OTEL_SDK_DISABLED", "yes", "`true` or `false`"),
     ("OTEL_RESOURCE_ATTRIBUTES", "team", "key=value"),
     ("OTEL_METRICS_EXPORTER", "stdout", "`otlp`, `console`, `prometheus` or `none`"),
@@ -78,10 +85,34 @@ fn every_variable_with_a_free_form_value_is_covered_by_a_malformed_case() {
     let free_form = ["OTEL_SERVICE_NAME", "OTEL_ENVIRONMENT", "OTEL_EXPORTER_PROMETHEUS_HOST"];
     for variable in VARIABLES {
         assert!(
-            free_form.contains(variable) || MALFORMED.iter().any(|(v, _, _)| v == variable),
+            free_form.contains(variable)
+                || MALFORMED.iter().any(|(v, _, _)| v == variable)
+                || UNSUPPORTED.iter().any(|(v, _, _)| v == variable),
             "{variable} has no malformed-value test"
         );
     }
+}
+
+/// Every variable of the SDK environment specification that this crate does not implement is
+/// refused by name when set, saying why, unless set to the value that is its behaviour anyway;
+/// and every variable set to a value none accepts is an error, but for the free-form ones.
+#[test]
+fn unsupported_variables_are_refused_by_name_and_none_is_ignored() {
+    for (variable, accepted, why) in UNSUPPORTED {
+        let error = parse(&[(variable, "%%bogus%%")]).expect_err(variable).to_string();
+        assert!(error.contains(variable) && error.contains("not supported"), "{variable}: {error}");
+        assert!(error.contains(why), "{variable}: {error}");
+        if let Some(accepted) = accepted {
+            parse(&[(variable, accepted)]).unwrap_or_else(|e| panic!("{variable}={accepted}: {e}"));
+        }
+    }
+    let free_form = ["OTEL_SERVICE_NAME", "OTEL_ENVIRONMENT", "OTEL_EXPORTER_PROMETHEUS_HOST"];
+    let accepted: Vec<&str> = VARIABLES
+        .iter()
+        .copied()
+        .filter(|v| !free_form.contains(v) && parse(&[(v, "%%bogus%%")]).is_ok())
+        .collect();
+    assert!(accepted.is_empty(), "accepted %%bogus%% without a word: {accepted:?}");
 }
 
 #[test]
@@ -204,4 +235,51 @@ fn propagators_default_to_trace_context_and_baggage_and_can_be_none() {
     assert!(error.contains("`none` cannot be combined"), "{error}");
     let error = parse(&[("OTEL_PROPAGATORS", "tracecontext,b3")]).unwrap_err().to_string();
     assert!(error.contains("`b3` is not a supported propagator"), "{error}");
+}
+
+/// `OTEL_METRIC_EXPORT_TIMEOUT` bounds each metrics export: it caps the OTLP metrics timeout
+/// (as `OTEL_BSP_EXPORT_TIMEOUT` caps the traces one), never raises it.
+#[test]
+fn the_metric_export_timeout_caps_the_otlp_metrics_timeout() {
+    let capped = parse(&[("OTEL_METRIC_EXPORT_TIMEOUT", "300")]).unwrap();
+    assert_eq!(capped.otlp_metrics().timeout, Duration::from_millis(300));
+    assert_eq!(capped.otlp_traces().timeout, Duration::from_secs(10), "traces keep theirs");
+    let shorter =
+        parse(&[("OTEL_METRIC_EXPORT_TIMEOUT", "30000"), ("OTEL_EXPORTER_OTLP_TIMEOUT", "500")]).unwrap();
+    assert_eq!(shorter.otlp_metrics().timeout, Duration::from_millis(500));
+}
+
+/// `OTEL_EXPORTER_OTLP_[{METRICS,TRACES}_]TIMEOUT` → the four names it stands for.
+fn expand(pattern: &str) -> Vec<String> {
+    if let Some(start) = pattern.find('[') {
+        let end = start + pattern[start..].find(']').expect("a closing ]");
+        let (before, inner, after) = (&pattern[..start], &pattern[start + 1..end], &pattern[end + 1..]);
+        let mut all = expand(&format!("{before}{after}"));
+        all.extend(expand(&format!("{before}{inner}{after}")));
+        return all;
+    }
+    if let Some(start) = pattern.find('{') {
+        let end = start + pattern[start..].find('}').expect("a closing }");
+        let (before, inner, after) = (&pattern[..start], &pattern[start + 1..end], &pattern[end + 1..]);
+        return inner.split(',').flat_map(|choice| expand(&format!("{before}{choice}{after}"))).collect();
+    }
+    vec![pattern.to_owned()]
+}
+
+/// docs/configuration.md names every variable the crate reads or refuses, and no other.
+#[test]
+fn the_configuration_reference_names_every_variable_and_no_other() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md")).unwrap();
+    let mut documented = std::collections::BTreeSet::new();
+    for token in doc.split('`').skip(1).step_by(2) {
+        if token.starts_with("OTEL_") && !token.contains(['=', ' ', '*']) {
+            documented.extend(expand(token));
+        }
+    }
+    let known: std::collections::BTreeSet<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+    let missing: Vec<&String> = known.difference(&documented).collect();
+    let unknown: Vec<&String> = documented.difference(&known).collect();
+    assert!(missing.is_empty(), "read by the crate, not in docs/configuration.md: {missing:?}");
+    assert!(unknown.is_empty(), "in docs/configuration.md, unknown to the crate: {unknown:?}");
 }

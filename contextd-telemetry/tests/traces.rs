@@ -259,3 +259,51 @@ fn spans_arrive_over_tls_with_a_custom_ca_and_headers_from_the_environment() {
     untrusted.shutdown().unwrap();
     let _ = std::fs::remove_file(ca_path);
 }
+
+/// The span limits of the environment take effect: `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` and
+/// `OTEL_SPAN_EVENT_COUNT_LIMIT` cut what a span keeps and the export says how much it dropped;
+/// `OTEL_ATTRIBUTE_COUNT_LIMIT` stands in for the events' own limit.
+#[test]
+fn span_limits_from_the_environment_cut_attributes_and_events() {
+    let _serial = serial();
+    let receiver = HttpTraceReceiver::start();
+    let endpoint = receiver.traces_endpoint();
+    let telemetry = TelemetryConfig::from_lookup(|name| match name {
+        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT" => Some("2".to_owned()),
+        "OTEL_SPAN_EVENT_COUNT_LIMIT" => Some("1".to_owned()),
+        "OTEL_ATTRIBUTE_COUNT_LIMIT" => Some("1".to_owned()),
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => Some(endpoint.clone()),
+        "OTEL_METRICS_EXPORTER" => Some("none".to_owned()),
+        _ => None,
+    })
+    .unwrap()
+    .with_sampler(SamplerConfig::AlwaysOn)
+    .init()
+    .unwrap();
+    let tracer = opentelemetry::global::tracer("contextd");
+    tracer.in_span("limited", |cx| {
+        let span = cx.span();
+        for i in 0..5 {
+            span.set_attribute(opentelemetry::KeyValue::new(format!("a{i}"), i));
+        }
+        for i in 0..3 {
+            let attributes = vec![opentelemetry::KeyValue::new("x", i), opentelemetry::KeyValue::new("y", i)];
+            span.add_event(format!("event {i}"), attributes);
+        }
+    });
+    telemetry.force_flush().unwrap();
+    let span = eventually(Duration::from_secs(10), "the span", || {
+        receiver
+            .received
+            .spans()
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .find(|s| s.name == "limited")
+            .cloned()
+    });
+    assert_eq!((span.attributes.len(), span.dropped_attributes_count), (2, 3), "{span:?}");
+    assert_eq!((span.events.len(), span.dropped_events_count), (1, 2), "{span:?}");
+    assert_eq!(span.events[0].attributes.len(), 1, "the general limit applies to events: {span:?}");
+    telemetry.shutdown().unwrap();
+}

@@ -69,7 +69,9 @@ fn demo_rejects_bad_flags_and_takes_both_flag_forms() {
         assert!(stderr.contains("--duration") || stderr.contains("--operations"), "{bad:?}: {stderr}");
     }
     for good in [&["--operations=2"][..], &["--operations", "2"]] {
-        let (_, stderr) = run(example("contextd_demo").args(good).env("OTEL_METRICS_EXPORTER", "none"));
+        let mut demo = example("contextd_demo");
+        let (_, stderr) =
+            run(demo.args(good).env("OTEL_METRICS_EXPORTER", "none").env("OTEL_TRACES_EXPORTER", "none"));
         assert!(stderr.contains("2 rounds"), "{good:?}: {stderr}");
     }
 }

@@ -65,7 +65,106 @@ variables! {
     OTEL_BSP_MAX_QUEUE_SIZE,
     OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
     OTEL_BSP_EXPORT_TIMEOUT,
+    OTEL_METRIC_EXPORT_TIMEOUT,
+    OTEL_ATTRIBUTE_COUNT_LIMIT,
+    OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
+    OTEL_SPAN_EVENT_COUNT_LIMIT,
+    OTEL_SPAN_LINK_COUNT_LIMIT,
+    OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT,
+    OTEL_LINK_ATTRIBUTE_COUNT_LIMIT,
+    // Refused unless set to the value that is this crate's behaviour anyway (UNSUPPORTED).
+    OTEL_LOG_LEVEL,
+    OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+    OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+    OTEL_METRICS_EXEMPLAR_FILTER,
+    OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION,
+    OTEL_EXPORTER_OTLP_INSECURE,
+    OTEL_EXPORTER_OTLP_METRICS_INSECURE,
+    OTEL_EXPORTER_OTLP_TRACES_INSECURE,
+    OTEL_EXPORTER_OTLP_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
+    OTEL_LOGS_EXPORTER,
+    OTEL_BLRP_SCHEDULE_DELAY,
+    OTEL_BLRP_EXPORT_TIMEOUT,
+    OTEL_BLRP_MAX_QUEUE_SIZE,
+    OTEL_BLRP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+    OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT,
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
+    OTEL_EXPORTER_OTLP_LOGS_HEADERS,
+    OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
+    OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
+    OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE,
 }
+
+/// Why the logs variables are refused.
+const NO_LOGS: &str = "logs are not exported yet (contextd-telemetry exports metrics and traces; \
+                       `tracing` events reach your own subscriber)";
+const NO_MTLS: &str = "client certificates (mTLS) are not supported yet; the endpoint's certificate \
+                       is checked with OTEL_EXPORTER_OTLP_CERTIFICATE";
+const NO_VALUE_LIMIT: &str = "the OpenTelemetry SDK 0.33 cannot cut attribute values (label values \
+                              taken from arguments are cut at 128 bytes regardless)";
+
+/// Variables of the SDK environment specification this crate does not implement. Each is
+/// refused at `init` when set, naming it and why, unless set to the one value that is this
+/// crate's behaviour anyway: none is ignored without a word (an ignored sampler variable once
+/// sent a team 100x the traces it meant to, opentelemetry-rust#3283).
+pub const UNSUPPORTED: &[(&str, Option<&str>, &str)] = &[
+    (
+        OTEL_LOG_LEVEL,
+        None,
+        "the library's diagnostics are `tracing` events: filter them in your subscriber, e.g. \
+         `contextd_telemetry=warn`",
+    ),
+    (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, None, NO_VALUE_LIMIT),
+    (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, None, NO_VALUE_LIMIT),
+    (OTEL_METRICS_EXEMPLAR_FILTER, Some("always_off"), "exemplars are not recorded yet"),
+    (
+        OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION,
+        Some("explicit_bucket_histogram"),
+        "histograms have the explicit buckets their catalog declares; base2 exponential histograms \
+         are not supported",
+    ),
+    (OTEL_EXPORTER_OTLP_INSECURE, Some("true"), "OTLP over gRPC is plaintext only (TLS needs http/protobuf)"),
+    (
+        OTEL_EXPORTER_OTLP_METRICS_INSECURE,
+        Some("true"),
+        "OTLP over gRPC is plaintext only (TLS needs http/protobuf)",
+    ),
+    (
+        OTEL_EXPORTER_OTLP_TRACES_INSECURE,
+        Some("true"),
+        "OTLP over gRPC is plaintext only (TLS needs http/protobuf)",
+    ),
+    (OTEL_EXPORTER_OTLP_CLIENT_KEY, None, NO_MTLS),
+    (OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY, None, NO_MTLS),
+    (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY, None, NO_MTLS),
+    (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, None, NO_MTLS),
+    (OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE, None, NO_MTLS),
+    (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, None, NO_MTLS),
+    (OTEL_LOGS_EXPORTER, Some("none"), NO_LOGS),
+    (OTEL_BLRP_SCHEDULE_DELAY, None, NO_LOGS),
+    (OTEL_BLRP_EXPORT_TIMEOUT, None, NO_LOGS),
+    (OTEL_BLRP_MAX_QUEUE_SIZE, None, NO_LOGS),
+    (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, None, NO_LOGS),
+    (OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT, None, NO_LOGS),
+    (OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT, None, NO_LOGS),
+    (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, None, NO_LOGS),
+    (OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, None, NO_LOGS),
+    (OTEL_EXPORTER_OTLP_LOGS_HEADERS, None, NO_LOGS),
+    (OTEL_EXPORTER_OTLP_LOGS_TIMEOUT, None, NO_LOGS),
+    (OTEL_EXPORTER_OTLP_LOGS_COMPRESSION, None, NO_LOGS),
+    (OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE, None, NO_LOGS),
+    (OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY, None, NO_LOGS),
+    (OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE, None, NO_LOGS),
+];
 
 /// Reads variables through a lookup function, so tests and embedders need not touch the
 /// process environment.
@@ -111,6 +210,27 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         self.parse(variable, "a whole number of milliseconds greater than 0, e.g. 5000", |v| {
             v.parse::<u64>().ok().filter(|ms| *ms > 0).map(Duration::from_millis)
         })
+    }
+
+    /// A limit that may be 0 (no attributes at all).
+    fn limit(&self, variable: &'static str) -> Result<Option<u32>, TelemetryError> {
+        self.parse(variable, "a whole number, e.g. 128 (0 keeps none)", |v| v.parse::<u32>().ok())
+    }
+
+    /// The unsupported variables that are set, refused (see [`UNSUPPORTED`]).
+    fn refuse_unsupported(&self) -> Result<(), TelemetryError> {
+        for (variable, accepted, why) in UNSUPPORTED {
+            let Some(value) = self.get(variable) else { continue };
+            if accepted.is_some_and(|accepted| value.eq_ignore_ascii_case(accepted)) {
+                continue;
+            }
+            let expected = match accepted {
+                Some(accepted) => format!("`{accepted}` or leave it unset: it is not supported"),
+                None => "leave it unset: it is not supported".to_owned(),
+            };
+            return Err(invalid_because(variable, &value, Some((*why).to_owned()), &expected));
+        }
+        Ok(())
     }
 
     fn count(&self, variable: &'static str) -> Result<Option<usize>, TelemetryError> {
@@ -275,6 +395,7 @@ impl TelemetryConfig {
     /// As for [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, TelemetryError> {
         let env = Env(lookup);
+        env.refuse_unsupported()?;
         let disabled = env.parse(OTEL_SDK_DISABLED, "`true` or `false`", parse_bool)?.unwrap_or(false);
         let resource_attributes = env
             .parse_explained(
@@ -352,8 +473,37 @@ impl TelemetryConfig {
             origin(&METRICS).unwrap_or("the default OTLP metrics endpoint"),
             origin(&TRACES).unwrap_or("the default OTLP traces endpoint"),
         ];
+        // The general attribute limit stands in for the span's, events' and links' own.
+        let attributes = env.limit(OTEL_ATTRIBUTE_COUNT_LIMIT)?;
+        let defaults = opentelemetry_sdk::trace::SpanLimits::default();
+        let or = |specific: Option<u32>, default: u32| specific.or(attributes).unwrap_or(default);
+        let span_limits = opentelemetry_sdk::trace::SpanLimits {
+            max_attributes_per_span: or(
+                env.limit(OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT)?,
+                defaults.max_attributes_per_span,
+            ),
+            max_events_per_span: env
+                .limit(OTEL_SPAN_EVENT_COUNT_LIMIT)?
+                .unwrap_or(defaults.max_events_per_span),
+            max_links_per_span: env.limit(OTEL_SPAN_LINK_COUNT_LIMIT)?.unwrap_or(defaults.max_links_per_span),
+            max_attributes_per_event: or(
+                env.limit(OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT)?,
+                defaults.max_attributes_per_event,
+            ),
+            max_attributes_per_link: or(
+                env.limit(OTEL_LINK_ATTRIBUTE_COUNT_LIMIT)?,
+                defaults.max_attributes_per_link,
+            ),
+        };
+        // The periodic reader's export timeout bounds each metrics export, as
+        // OTEL_BSP_EXPORT_TIMEOUT bounds span exports: it caps the OTLP metrics timeout.
+        let mut otlp_metrics = env.otlp_signal(METRICS)?;
+        if let Some(timeout) = env.positive_millis(OTEL_METRIC_EXPORT_TIMEOUT)? {
+            otlp_metrics.timeout = otlp_metrics.timeout.min(timeout);
+        }
         let config = Self {
             catalog: &contextd_metrics::contextd::CATALOG,
+            span_limits,
             catalog_chosen: false,
             endpoint_origins,
             disabled,
@@ -363,7 +513,7 @@ impl TelemetryConfig {
             resource_attributes,
             metrics_exporter,
             traces_exporter,
-            otlp_metrics: env.otlp_signal(METRICS)?,
+            otlp_metrics,
             otlp_traces: env.otlp_signal(TRACES)?,
             metric_export_interval: env
                 .positive_millis(OTEL_METRIC_EXPORT_INTERVAL)?

@@ -14,7 +14,7 @@ use parse::{URL, check_http_url, is_header_name};
 mod env;
 mod parse;
 
-pub use env::VARIABLES;
+pub use env::{UNSUPPORTED, VARIABLES};
 
 /// Where metrics go (`OTEL_METRICS_EXPORTER`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +174,8 @@ pub struct TelemetryConfig {
     pub(crate) otlp_metrics: OtlpSignalConfig,
     pub(crate) otlp_traces: OtlpSignalConfig,
     pub(crate) metric_export_interval: Duration,
+    /// `OTEL_SPAN_*_LIMIT`, `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_{EVENT,LINK}_ATTRIBUTE_COUNT_LIMIT`.
+    pub(crate) span_limits: opentelemetry_sdk::trace::SpanLimits,
     /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`: what OTLP exports send.
     #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code, reason = "OTLP only"))]
     pub(crate) metrics_temporality: opentelemetry_sdk::metrics::Temporality,
