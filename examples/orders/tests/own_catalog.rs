@@ -231,5 +231,5 @@ fn the_guides_catalog_is_a_valid_catalog() {
     let catalog = contextd_metrics_catalog::source::read_str("docs/own-catalog.md", yaml)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(catalog.namespace, "orders");
-    assert_eq!(catalog.components[0].alerts.error_ratio, 0.02);
+    assert_eq!(catalog.component("payments").unwrap().alerts.error_ratio, 0.02);
 }
