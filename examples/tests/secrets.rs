@@ -63,7 +63,8 @@ fn cases() -> Vec<(&'static str, String)> {
         };
         cases.extend(templates.iter().map(|t| (*variable, with_secret(t))));
     }
-    assert_eq!((headers, endpoints), (3, 3), "the generic and per-signal headers and endpoints");
+    // Generic, metrics, traces, and logs (refused as unsupported, masked all the same).
+    assert_eq!((headers, endpoints), (4, 4), "the generic and per-signal headers and endpoints");
     cases
 }
 
