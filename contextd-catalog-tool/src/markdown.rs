@@ -10,7 +10,7 @@ use contextd_metrics_catalog::{Catalog, InstrumentKind, InstrumentSpec, LabelVal
 /// ```
 /// let page = contextd_catalog_tool::markdown(&contextd_metrics::contextd::CATALOG, "contextd.yaml");
 /// assert!(page.contains("## Counters (9)"));
-/// assert!(page.contains("## Self-metrics (5)"));
+/// assert!(page.contains("## Self-metrics (6)"));
 /// ```
 pub fn markdown(catalog: &Catalog, source: &str) -> String {
     let (specs, self_metrics) = (catalog.instruments, catalog.self_metrics);
