@@ -8,7 +8,8 @@
 //!   compile time, with suggestions; bound handles per call site, nothing allocated per call.
 //! * [`catalog!`] — the catalog as static data (for `contextd_telemetry` and the tool) and
 //!   `Meters`, every counter and histogram as a typed field, with `meters()`.
-//! * [`contextd`] — contextd's own catalog, generated the same way from `contextd.yaml`;
+//! * [`contextd`] — contextd's own catalog, generated the same way (`catalog!(contextd)`: the
+//!   macros carry its file, and a crate without a catalog of its own records it);
 //!   [`values`] — derived values of its instruments (embedding cost, hybrid score).
 //!
 //! The observable gauges of contextd live in `contextd-gauges`; rendering a catalog (docs,
