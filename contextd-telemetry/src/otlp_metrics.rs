@@ -255,7 +255,11 @@ impl HttpSender {
         report: &Arc<ExportReport>,
     ) -> Result<Self, TelemetryError> {
         use reqwest::header::{HeaderName, HeaderValue};
-        let client = transport.http_client(signal.timeout, signal.ca_certificate.as_deref())?;
+        let client = transport.http_client(
+            signal.timeout,
+            signal.ca_certificate.as_deref(),
+            signal.client_identity.as_deref(),
+        )?;
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &signal.headers {
             let invalid = |what: &str| TelemetryError::Exporter {

@@ -44,7 +44,11 @@ pub(crate) fn configure_http<B: WithExportConfig + WithHttpConfig>(
     transport: &Transport,
     report: &Arc<ExportReport>,
 ) -> Result<B, TelemetryError> {
-    let client = transport.http_client(signal.timeout, signal.ca_certificate.as_deref())?;
+    let client = transport.http_client(
+        signal.timeout,
+        signal.ca_certificate.as_deref(),
+        signal.client_identity.as_deref(),
+    )?;
     let builder = builder
         .with_endpoint(&signal.endpoint)
         .with_timeout(signal.timeout)
@@ -151,20 +155,30 @@ pub(crate) struct Transport {
 
 impl Transport {
     /// A blocking HTTP client with `timeout` per request, trusting `ca_certificate` (PEM) besides
-    /// the system's roots, built on a helper thread so that calling from inside a tokio runtime
-    /// cannot panic.
+    /// the system's roots and presenting `client_identity` (certificate and key, PEM) to servers
+    /// that ask, built on a helper thread so that calling from inside a tokio runtime cannot
+    /// panic.
     #[cfg(feature = "otlp-http")]
     pub(crate) fn http_client(
         &self,
         timeout: Duration,
         ca_certificate: Option<&[u8]>,
+        client_identity: Option<&[u8]>,
     ) -> Result<reqwest::blocking::Client, TelemetryError> {
         let connect_timeout = timeout.min(Duration::from_secs(5));
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut builder =
             reqwest::blocking::Client::builder().timeout(timeout).connect_timeout(connect_timeout);
         #[cfg(not(feature = "tls"))]
-        let _ = ca_certificate; // refused at validation: a CA certificate needs the `tls` feature
+        let _ = (ca_certificate, client_identity); // refused at validation without the `tls` feature
+        #[cfg(feature = "tls")]
+        if let Some(pem) = client_identity {
+            let identity = reqwest::Identity::from_pem(pem).map_err(|e| TelemetryError::Exporter {
+                signal: "otlp",
+                message: format!("the client certificate and key are not a usable PEM pair: {e}"),
+            })?;
+            builder = builder.identity(identity);
+        }
         #[cfg(feature = "tls")]
         if let Some(pem) = ca_certificate {
             let certificates =

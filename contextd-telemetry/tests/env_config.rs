@@ -17,6 +17,12 @@ fn parse(vars: &[(&str, &str)]) -> Result<TelemetryConfig, TelemetryError> {
 
 /// Variable, a malformed value, and words the error must contain to say what is valid.
 const MALFORMED: &[(&str, &str, &str)] = &[
+    ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/nonexistent/key.pem", "private key"),
+    ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", "/etc/hostname", "private key"),
+    ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/nonexistent/key.pem", "private key"),
+    ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/nonexistent/client.pem", "client's certificate"),
+    ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE", "/etc/hostname", "client's certificate"),
+    ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "/nonexistent/client.pem", "client's certificate"),
     ("OTEL_METRIC_EXPORT_TIMEOUT", "%%bogus%%", "milliseconds greater than 0"),
     ("OTEL_ATTRIBUTE_COUNT_LIMIT", "%%bogus%%", "whole number"),
     ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "-1", "whole number"),

@@ -135,15 +135,22 @@ fn spans_arrive_over_grpc_from_inside_a_current_thread_runtime() {
     assert!(resource.contains(&("service.name".to_owned(), "contextd-trace-test".to_owned())));
 }
 
-/// A certificate authority and an OTLP/HTTPS trace receiver whose certificate it signed.
+/// A certificate authority and an OTLP/HTTPS trace receiver whose certificate it signed; with
+/// `client_auth`, the receiver accepts only clients presenting a certificate the CA signed, and
+/// `client_pem` is one (certificate and key).
 struct TlsReceiver {
     ca_pem: String,
     endpoint: String,
     received: common::Received,
     headers: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    client_pem: (String, String),
 }
 
 fn tls_receiver() -> TlsReceiver {
+    tls_receiver_with(false)
+}
+
+fn tls_receiver_with(client_auth: bool) -> TlsReceiver {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     use std::io::{BufRead, BufReader, Read, Write};
     let ca_key = KeyPair::generate().unwrap();
@@ -156,8 +163,22 @@ fn tls_receiver() -> TlsReceiver {
         .unwrap()
         .signed_by(&server_key, &issuer)
         .unwrap();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
+    let client_key = KeyPair::generate().unwrap();
+    let client_cert = CertificateParams::new(vec!["contextd-client".to_owned()])
+        .unwrap()
+        .signed_by(&client_key, &issuer)
+        .unwrap();
+    let builder = rustls::ServerConfig::builder();
+    let builder = if client_auth {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca_cert.der().clone()).unwrap();
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder(std::sync::Arc::new(roots)).build().unwrap();
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let config = builder
         .with_single_cert(
             vec![server_cert.der().clone()],
             rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
@@ -217,6 +238,7 @@ fn tls_receiver() -> TlsReceiver {
         endpoint: format!("https://localhost:{port}/v1/traces"),
         received,
         headers,
+        client_pem: (client_cert.pem(), client_key.serialize_pem()),
     }
 }
 
@@ -306,4 +328,72 @@ fn span_limits_from_the_environment_cut_attributes_and_events() {
     assert_eq!((span.events.len(), span.dropped_events_count), (1, 2), "{span:?}");
     assert_eq!(span.events[0].attributes.len(), 1, "the general limit applies to events: {span:?}");
     telemetry.shutdown().unwrap();
+}
+
+/// mTLS: a receiver that asks for a client certificate gets spans from a client given one with
+/// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `OTEL_EXPORTER_OTLP_CLIENT_KEY`, and refuses one
+/// without (the export fails and is counted); the key never shows in the configuration's
+/// `Debug`; a certificate without its key is an error naming the variable.
+#[test]
+fn spans_arrive_over_mutual_tls_with_a_client_certificate_from_the_environment() {
+    let _serial = serial();
+    let receiver = tls_receiver_with(true);
+    let dir = std::env::temp_dir().join(format!("contextd-test-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let ca = write("ca.pem", &receiver.ca_pem);
+    let certificate = write("client.pem", &receiver.client_pem.0);
+    let key = write("client-key.pem", &receiver.client_pem.1);
+    let env = |with_key: bool, with_certificate: bool| {
+        let mut env: BTreeMap<&str, String> = [
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", receiver.endpoint.clone()),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.clone()),
+            ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+            ("OTEL_TRACES_SAMPLER", "always_on".to_owned()),
+        ]
+        .into();
+        if with_certificate {
+            env.insert("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", certificate.clone());
+        }
+        if with_key {
+            env.insert("OTEL_EXPORTER_OTLP_CLIENT_KEY", key.clone());
+        }
+        env
+    };
+    let with_identity = env(true, true);
+    let config = TelemetryConfig::from_lookup(|name| with_identity.get(name).cloned()).unwrap();
+    let secret_line = receiver.client_pem.1.lines().nth(1).unwrap().to_owned();
+    assert!(!format!("{config:?}").contains(&secret_line), "the key never printed");
+    let telemetry = config.with_tracing_subscriber(false).init().unwrap();
+    opentelemetry::global::tracer("contextd").in_span("checkpoint.resume", |_| {});
+    telemetry.force_flush().expect("export over mutual TLS");
+    let (spans, _) = spans_by_name(&receiver.received, 1);
+    assert!(spans.contains_key("checkpoint.resume"));
+    telemetry.shutdown().unwrap();
+
+    let without = env(false, false);
+    let telemetry = TelemetryConfig::from_lookup(|name| without.get(name).cloned())
+        .unwrap()
+        .with_tracing_subscriber(false)
+        .init()
+        .unwrap();
+    opentelemetry::global::tracer("contextd").in_span("checkpoint.save", |_| {});
+    assert!(
+        telemetry.force_flush().is_err(),
+        "a receiver asking for a client certificate refuses one without"
+    );
+    assert_eq!(telemetry.traces_export_stats().failed, 1);
+    telemetry.shutdown().unwrap();
+
+    let half = env(false, true);
+    let error = TelemetryConfig::from_lookup(|name| half.get(name).cloned()).unwrap_err().to_string();
+    assert!(
+        error.contains("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE") && error.contains("its key"),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

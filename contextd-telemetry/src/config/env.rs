@@ -107,8 +107,6 @@ variables! {
 /// Why the logs variables are refused.
 const NO_LOGS: &str = "logs are not exported yet (contextd-telemetry exports metrics and traces; \
                        `tracing` events reach your own subscriber)";
-const NO_MTLS: &str = "client certificates (mTLS) are not supported yet; the endpoint's certificate \
-                       is checked with OTEL_EXPORTER_OTLP_CERTIFICATE";
 const NO_VALUE_LIMIT: &str = "the OpenTelemetry SDK 0.33 cannot cut attribute values (label values \
                               taken from arguments are cut at 128 bytes regardless)";
 
@@ -143,12 +141,6 @@ pub const UNSUPPORTED: &[(&str, Option<&str>, &str)] = &[
         Some("true"),
         "OTLP over gRPC is plaintext only (TLS needs http/protobuf)",
     ),
-    (OTEL_EXPORTER_OTLP_CLIENT_KEY, None, NO_MTLS),
-    (OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY, None, NO_MTLS),
-    (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY, None, NO_MTLS),
-    (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, None, NO_MTLS),
-    (OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE, None, NO_MTLS),
-    (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, None, NO_MTLS),
     (OTEL_LOGS_EXPORTER, Some("none"), NO_LOGS),
     (OTEL_BLRP_SCHEDULE_DELAY, None, NO_LOGS),
     (OTEL_BLRP_EXPORT_TIMEOUT, None, NO_LOGS),
@@ -268,6 +260,8 @@ struct Signal {
     timeout_var: &'static str,
     compression_var: &'static str,
     certificate_var: &'static str,
+    client_key_var: &'static str,
+    client_certificate_var: &'static str,
 }
 
 const METRICS: Signal = Signal {
@@ -278,6 +272,8 @@ const METRICS: Signal = Signal {
     timeout_var: OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
     compression_var: OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
     certificate_var: OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+    client_key_var: OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
+    client_certificate_var: OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
 };
 
 const TRACES: Signal = Signal {
@@ -288,10 +284,13 @@ const TRACES: Signal = Signal {
     timeout_var: OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
     compression_var: OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
     certificate_var: OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+    client_key_var: OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
+    client_certificate_var: OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
 };
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
-    fn otlp_signal(&self, signal: Signal) -> Result<OtlpSignalConfig, TelemetryError> {
+    /// `used`: whether the signal exports over OTLP (what it needs is checked only then).
+    fn otlp_signal(&self, signal: Signal, used: bool) -> Result<OtlpSignalConfig, TelemetryError> {
         let protocol = match self.parse(signal.protocol_var, PROTOCOLS, parse_protocol)? {
             Some(p) => p,
             None => self
@@ -340,7 +339,68 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             Some(pem) => Some(pem),
             None => self.parse(OTEL_EXPORTER_OTLP_CERTIFICATE, certificate_rule, read_pem)?,
         };
-        Ok(OtlpSignalConfig { endpoint, protocol, headers, timeout, compression, ca_certificate })
+        let client_identity = self.client_identity(signal, used)?;
+        Ok(OtlpSignalConfig {
+            endpoint,
+            protocol,
+            headers,
+            timeout,
+            compression,
+            ca_certificate,
+            client_identity,
+        })
+    }
+
+    /// The client certificate and its key (mTLS), per signal or generic; one without the other
+    /// is an error naming the one given.
+    fn client_identity(&self, signal: Signal, used: bool) -> Result<Option<Vec<u8>>, TelemetryError> {
+        let read = |marker: &'static str| {
+            move |path: &str| {
+                std::fs::read(path).ok().filter(|pem| String::from_utf8_lossy(pem).contains(marker))
+            }
+        };
+        let certificate_rule = "the path of a readable PEM file with the client's certificate (chain)";
+        let key_rule = "the path of a readable PEM file with the client's private key";
+        let certificate = match self.parse(
+            signal.client_certificate_var,
+            certificate_rule,
+            read("-----BEGIN CERTIFICATE-----"),
+        )? {
+            Some(pem) => Some((signal.client_certificate_var, pem)),
+            None => self
+                .parse(
+                    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+                    certificate_rule,
+                    read("-----BEGIN CERTIFICATE-----"),
+                )?
+                .map(|pem| (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, pem)),
+        };
+        let key = match self.parse(signal.client_key_var, key_rule, read("PRIVATE KEY-----"))? {
+            Some(pem) => Some((signal.client_key_var, pem)),
+            None => self
+                .parse(OTEL_EXPORTER_OTLP_CLIENT_KEY, key_rule, read("PRIVATE KEY-----"))?
+                .map(|pem| (OTEL_EXPORTER_OTLP_CLIENT_KEY, pem)),
+        };
+        match (certificate, key) {
+            (None, None) => Ok(None),
+            // Half a pair for a signal that does not export over OTLP: nothing to present.
+            (Some(_), None) | (None, Some(_)) if !used => Ok(None),
+            (Some((_, mut certificate)), Some((_, key))) => {
+                certificate.push(b'\n');
+                certificate.extend_from_slice(&key);
+                Ok(Some(certificate))
+            }
+            (Some((variable, _)), None) => Err(invalid(
+                variable,
+                &self.get(variable).unwrap_or_default(),
+                "a client certificate together with its key (OTEL_EXPORTER_OTLP_[SIGNAL_]CLIENT_KEY)",
+            )),
+            (None, Some((variable, _))) => Err(invalid(
+                variable,
+                &self.get(variable).unwrap_or_default(),
+                "a client key together with its certificate (OTEL_EXPORTER_OTLP_[SIGNAL_]CLIENT_CERTIFICATE)",
+            )),
+        }
     }
 }
 
@@ -497,7 +557,7 @@ impl TelemetryConfig {
         };
         // The periodic reader's export timeout bounds each metrics export, as
         // OTEL_BSP_EXPORT_TIMEOUT bounds span exports: it caps the OTLP metrics timeout.
-        let mut otlp_metrics = env.otlp_signal(METRICS)?;
+        let mut otlp_metrics = env.otlp_signal(METRICS, metrics_exporter == MetricsExporter::Otlp)?;
         if let Some(timeout) = env.positive_millis(OTEL_METRIC_EXPORT_TIMEOUT)? {
             otlp_metrics.timeout = otlp_metrics.timeout.min(timeout);
         }
@@ -514,7 +574,7 @@ impl TelemetryConfig {
             metrics_exporter,
             traces_exporter,
             otlp_metrics,
-            otlp_traces: env.otlp_signal(TRACES)?,
+            otlp_traces: env.otlp_signal(TRACES, traces_exporter == TracesExporter::Otlp)?,
             metric_export_interval: env
                 .positive_millis(OTEL_METRIC_EXPORT_INTERVAL)?
                 .unwrap_or(Duration::from_millis(60_000)),

@@ -125,6 +125,9 @@ pub struct OtlpSignalConfig {
     pub compression: OtlpCompression,
     /// Extra trusted root certificates (PEM) for `https` endpoints, besides the system's.
     pub ca_certificate: Option<Vec<u8>>,
+    /// The client's certificate (chain) and private key, PEM, for endpoints that ask for one
+    /// (mTLS): `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `OTEL_EXPORTER_OTLP_CLIENT_KEY`.
+    pub client_identity: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for OtlpSignalConfig {
@@ -140,6 +143,8 @@ impl fmt::Debug for OtlpSignalConfig {
                 "ca_certificate",
                 &self.ca_certificate.as_ref().map(|pem| format!("{} bytes of PEM", pem.len())),
             )
+            // The key is a secret: only whether there is one.
+            .field("client_identity", &self.client_identity.as_ref().map(|_| "set (redacted)"))
             .finish()
     }
 }
@@ -466,7 +471,11 @@ impl TelemetryConfig {
             }
             // What this build cannot do for a signal that exports over OTLP, said before anything starts.
             #[cfg(not(feature = "tls"))]
-            if used && (signal.endpoint.starts_with("https://") || signal.ca_certificate.is_some()) {
+            if used
+                && (signal.endpoint.starts_with("https://")
+                    || signal.ca_certificate.is_some()
+                    || signal.client_identity.is_some())
+            {
                 return bad(
                     setting,
                     masking::masked_url(&signal.endpoint),
@@ -485,7 +494,9 @@ impl TelemetryConfig {
                 return bad("with_otlp_timeout", "0s".into(), "a duration greater than 0");
             }
             if signal.protocol == OtlpProtocol::Grpc
-                && (signal.endpoint.starts_with("https://") || signal.ca_certificate.is_some())
+                && (signal.endpoint.starts_with("https://")
+                    || signal.ca_certificate.is_some()
+                    || signal.client_identity.is_some())
             {
                 return bad(
                     setting,
