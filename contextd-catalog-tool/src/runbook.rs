@@ -13,8 +13,25 @@ use crate::slo::TIERS;
 /// The runbook of `catalog`'s alert and SLO rules, as markdown (`source` names the catalog file).
 ///
 /// ```
-/// let page = contextd_catalog_tool::runbook(&contextd_metrics::contextd::CATALOG, "contextd.yaml");
-/// assert!(page.contains("## ContextdCheckpointHighErrorRate"));
+/// let yaml = r#"
+/// namespace: shop
+/// attributes:
+///   - { id: status, brief: How a call ended, members: [success, error, cancelled] }
+///   - { id: operation, brief: Shop operations, members: [buy, sell] }
+/// metrics:
+///   - { name: shop_operations_total, instrument: counter, value_type: u64, unit: "{operation}",
+///       component: shop, attributes: [operation, status], brief: Shop operations }
+///   - { name: shop_duration_seconds, instrument: histogram, value_type: f64, unit: s,
+///       component: shop, attributes: [operation], buckets: [0.1, 1.0], brief: Shop time }
+/// components:
+///   - id: shop
+///     brief: The shop
+///     operations: { counter: shop_operations_total, duration: shop_duration_seconds,
+///                   operation: operation, status: status }
+/// "#;
+/// let catalog = contextd_metrics_catalog::source::read_str("telemetry.yaml", yaml).unwrap();
+/// let page = contextd_catalog_tool::runbook(catalog, "telemetry.yaml");
+/// assert!(page.contains("## ShopShopHighErrorRate"));
 /// ```
 pub fn runbook(catalog: &Catalog, source: &str) -> String {
     let namespace = catalog.namespace;

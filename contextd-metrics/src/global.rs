@@ -80,19 +80,19 @@ impl<T: Send + Sync> Scoped<T> {
 /// What registers observable instruments on a binding's meter.
 type Register = Arc<dyn Fn(&Meter) + Send + Sync>;
 
-/// The registrations of [`on_bind`] (each with its scope; `None` for the pipeline's own), the
-/// current binding and its scope. One lock orders binding and registering, so no registration is
-/// made twice or missed.
+/// The registrations of [`on_bind`] (each with its scope; `None` for the pipeline's own) and the
+/// current binding. One lock orders binding and registering, so no registration is made twice or
+/// missed.
 struct Binders {
     next_id: u64,
     registered: Vec<(u64, Option<&'static str>, Register)>,
-    current: Option<(&'static BoundMeters, &'static str)>,
+    current: Option<&'static BoundMeters>,
 }
 
 impl Binders {
     fn register(&self, scope: Option<&'static str>, register: &Register) {
-        if let Some((bound, own)) = self.current {
-            register(bound.meters.get(scope.unwrap_or(own)));
+        if let Some(bound) = self.current {
+            register(bound.meters.get(scope.unwrap_or(bound.scope)));
         }
     }
 }
@@ -136,8 +136,9 @@ pub fn on_bind(register: impl Fn(&opentelemetry::metrics::Meter) + Send + Sync +
 /// that a library's gauges keep its catalog's scope whichever catalog the pipeline was given.
 ///
 /// ```
-/// let _binder = contextd_metrics::on_bind_in("contextd", |meter| {
-///     meter.u64_observable_gauge("contextd_queue_depth").with_callback(|o| o.observe(3, &[])).build();
+/// // A library whose catalog's namespace is `jobs`, inside whatever service links it.
+/// let _binder = contextd_metrics::on_bind_in("jobs", |meter| {
+///     meter.u64_observable_gauge("jobs_queue_depth").with_callback(|o| o.observe(3, &[])).build();
 /// });
 /// ```
 pub fn on_bind_in(
@@ -407,7 +408,7 @@ fn bind(
     };
     let leaked: &'static BoundMeters = Box::leak(Box::new(bound));
     BOUND.store(std::ptr::from_ref(leaked).cast_mut(), Ordering::Release);
-    binders.current = Some((leaked, scope));
+    binders.current = Some(leaked);
     for (_, scope, register) in &binders.registered {
         binders.register(*scope, register);
     }

@@ -35,7 +35,7 @@ pub(crate) fn render_for_pull(metrics: &ResourceMetrics, striped: &Collected, ou
 
 /// The SDK's metrics scope by scope, the striped series with the scope they belong to.
 fn render_scopes(metrics: &ResourceMetrics, striped: &Collected, scope_labels: bool, out: &mut String) {
-    let mut striped_scopes = striped.scopes();
+    let mut striped_scopes = striped.scopes.clone();
     for scope_metrics in metrics.scope_metrics() {
         let scope = scope_metrics.scope();
         let labels = scope_labels_of(scope_labels, scope.name(), scope.version());

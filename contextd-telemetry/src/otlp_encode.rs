@@ -51,9 +51,9 @@ pub(crate) fn encode(metrics: &ResourceMetrics, series: &StripedSeries) -> Vec<u
     // with its length), then the bytes, each point straight into the output: no intermediate
     // buffer is copied.
     let writers: Vec<(StripedWriter<'_>, Vec<MetricLens>, usize)> = striped
-        .scopes()
-        .into_iter()
-        .map(|scope| {
+        .scopes
+        .iter()
+        .map(|&scope| {
             let writer = StripedWriter::new(striped, scope);
             let layout = writer.layout();
             let len = layout.iter().map(|lens| nested_len(field::METRICS, lens.metric)).sum();

@@ -145,27 +145,21 @@ impl OtlpMetricExporter {
         let mut backlog = backlog.lock().unwrap_or_else(PoisonError::into_inner);
         let mut outcome = Ok(());
         while let Some(oldest) = backlog.requests.front().cloned() {
-            match self.send_with_retries(&oldest, deadline) {
-                Ok(()) => {
-                    backlog.bytes -= oldest.len();
-                    backlog.requests.pop_front();
-                }
-                // The receiver will never take it: resending cannot help.
-                Err(failure) if !failure.retry && !failure.transient => {
-                    backlog.bytes -= oldest.len();
-                    backlog.requests.pop_front();
-                    outcome = Err(failure);
-                }
-                Err(failure) => {
-                    outcome = Err(failure);
+            if let Err(failure) = self.send_with_retries(&oldest, deadline) {
+                let transient = failure.transient;
+                outcome = Err(failure);
+                if transient {
                     break;
                 }
             }
+            // Sent, or refused for good (resending cannot help): out of the backlog.
+            backlog.bytes -= oldest.len();
+            backlog.requests.pop_front();
         }
-        if outcome.is_ok() || backlog.requests.is_empty() {
+        if backlog.requests.is_empty() {
             match self.send_with_retries(&body, deadline) {
                 Ok(()) => return outcome,
-                Err(failure) if !failure.retry && !failure.transient => return Err(failure),
+                Err(failure) if !failure.transient => return Err(failure),
                 Err(failure) => outcome = Err(failure),
             }
         }
@@ -210,8 +204,8 @@ struct Failure {
     cause: String,
     /// The answer asks to try again (throttled, unavailable): retried within the export.
     retry: bool,
-    /// No answer, or one that may change (refused, timed out, a server error): a delta
-    /// request is kept for the next export rather than given up.
+    /// No answer, or one that may change (refused, timed out, a server error, and every answer
+    /// that asks to retry): a delta request is kept for the next export rather than given up.
     transient: bool,
 }
 

@@ -43,6 +43,8 @@ impl<A: Aggregation> FamilyRead<A> {
 /// One collection of the store.
 #[cfg_attr(not(feature = "otlp-proto"), allow(dead_code, reason = "times are for OTLP"))]
 pub(crate) struct Collected<'r> {
+    /// The instrumentation scopes of the collected families, each once, in the order met.
+    pub(crate) scopes: Vec<&'static str>,
     pub(crate) temporality: Temporality,
     pub(crate) time: SystemTime,
     pub(crate) counters: Vec<FamilySnapshot<'r, AtomicCounter, Total>>,
@@ -52,22 +54,6 @@ pub(crate) struct Collected<'r> {
 }
 
 impl Collected<'_> {
-    /// The instrumentation scopes of the collected families, each once, in the order met.
-    pub(crate) fn scopes(&self) -> Vec<&'static str> {
-        let mut scopes: Vec<&'static str> = Vec::new();
-        let all = self
-            .counters
-            .iter()
-            .map(|f| f.family.scope)
-            .chain(self.histograms.iter().map(|f| f.family.scope));
-        for scope in all {
-            if !scopes.contains(&scope) {
-                scopes.push(scope);
-            }
-        }
-        scopes
-    }
-
     /// The bucket counts of a point of a family with these `bounds`.
     pub(crate) fn buckets(&self, point: &HistogramPoint, bounds: &[f64]) -> &[u64] {
         self.buckets.get(point.buckets_at..point.buckets_at + bounds.len() + 1).unwrap_or_default()
@@ -181,10 +167,10 @@ impl StripedSeries {
         self.unnamed.lock().unwrap_or_else(PoisonError::into_inner).default = Some(scope);
     }
 
-    fn check_unnamed(&self, collected: &Collected<'_>) {
+    fn check_unnamed(&self, scopes: &[&'static str]) {
         let mut unnamed = self.unnamed.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(default) = unnamed.default else { return };
-        for scope in collected.scopes() {
+        for &scope in scopes {
             if scope != default && !unnamed.warned.contains(&scope) {
                 unnamed.warned.push(scope);
                 tracing::warn!(
@@ -265,9 +251,15 @@ impl StripedSeries {
         for name in overflowing(&counters).chain(overflowing(&histograms)) {
             self.overflow.warn(name);
         }
-        let collected = Collected { temporality, time, counters, histograms, buckets };
-        self.check_unnamed(&collected);
-        collected
+        let mut scopes: Vec<&'static str> = Vec::new();
+        let all = counters.iter().map(|f| f.family.scope).chain(histograms.iter().map(|f| f.family.scope));
+        for scope in all {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        self.check_unnamed(&scopes);
+        Collected { scopes, temporality, time, counters, histograms, buckets }
     }
 }
 

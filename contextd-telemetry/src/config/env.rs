@@ -199,9 +199,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 
     fn positive_millis(&self, variable: &'static str) -> Result<Option<Duration>, TelemetryError> {
-        self.parse(variable, "a whole number of milliseconds greater than 0, e.g. 5000", |v| {
-            v.parse::<u64>().ok().filter(|ms| *ms > 0).map(Duration::from_millis)
-        })
+        self.parse(variable, POSITIVE_MILLIS, parse_positive_millis)
     }
 
     /// A limit that may be 0 (no attributes at all).
@@ -262,6 +260,8 @@ struct Signal {
     certificate_var: &'static str,
     client_key_var: &'static str,
     client_certificate_var: &'static str,
+    /// What an error says set the endpoint when no variable did.
+    default_origin: &'static str,
 }
 
 const METRICS: Signal = Signal {
@@ -274,6 +274,7 @@ const METRICS: Signal = Signal {
     certificate_var: OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
     client_key_var: OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
     client_certificate_var: OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
+    default_origin: "the default OTLP metrics endpoint",
 };
 
 const TRACES: Signal = Signal {
@@ -286,24 +287,47 @@ const TRACES: Signal = Signal {
     certificate_var: OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
     client_key_var: OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
     client_certificate_var: OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
+    default_origin: "the default OTLP traces endpoint",
 };
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// The first of `variables` (a per-signal one, then the generic one) that is set, parsed,
+    /// with the variable that gave it; a malformed value is an error naming its variable.
+    fn first_set<T>(
+        &self,
+        variables: [&'static str; 2],
+        expected: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<(&'static str, T)>, TelemetryError> {
+        for variable in variables {
+            if let Some(value) = self.parse(variable, expected, &parse)? {
+                return Ok(Some((variable, value)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// One signal's OTLP settings, and what set its endpoint (a variable, or the default).
     /// `used`: whether the signal exports over OTLP (what it needs is checked only then).
-    fn otlp_signal(&self, signal: Signal, used: bool) -> Result<OtlpSignalConfig, TelemetryError> {
-        let protocol = match self.parse(signal.protocol_var, PROTOCOLS, parse_protocol)? {
-            Some(p) => p,
-            None => self
-                .parse(OTEL_EXPORTER_OTLP_PROTOCOL, PROTOCOLS, parse_protocol)?
-                .unwrap_or(OtlpProtocol::HttpProtobuf),
-        };
+    fn otlp_signal(
+        &self,
+        signal: Signal,
+        used: bool,
+    ) -> Result<(OtlpSignalConfig, &'static str), TelemetryError> {
+        let protocol = value(self.first_set(
+            [signal.protocol_var, OTEL_EXPORTER_OTLP_PROTOCOL],
+            PROTOCOLS,
+            parse_protocol,
+        )?)
+        .unwrap_or(OtlpProtocol::HttpProtobuf);
         let url = |v: &str| check_http_url(v).map(|()| v.to_owned()).map_err(Some);
-        let endpoint = match self.parse_explained(signal.endpoint_var, URL, url)? {
+        let (endpoint, origin) = match self.parse_explained(signal.endpoint_var, URL, url)? {
             // A per-signal endpoint is used exactly as given.
-            Some(url) => url,
+            Some(url) => (url, signal.endpoint_var),
             None => {
                 let base = self.parse_explained(OTEL_EXPORTER_OTLP_ENDPOINT, URL, url)?;
-                default_endpoint(base.as_deref().map(|b| b.trim_end_matches('/')), protocol, signal)
+                let origin = if base.is_some() { OTEL_EXPORTER_OTLP_ENDPOINT } else { signal.default_origin };
+                (default_endpoint(base.as_deref().map(|b| b.trim_end_matches('/')), protocol, signal), origin)
             }
         };
         let header_rule = "comma-separated key=value pairs with percent-encoded values and valid \
@@ -318,29 +342,25 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             headers_found.push((name, value));
         }
         let headers = headers_found;
-        let timeout = match self.positive_millis(signal.timeout_var)? {
-            Some(t) => t,
-            None => self.positive_millis(OTEL_EXPORTER_OTLP_TIMEOUT)?.unwrap_or(Duration::from_secs(10)),
-        };
-        let compression_rule = "`gzip` or `none`";
-        let compression = match self.parse(signal.compression_var, compression_rule, parse_compression)? {
-            Some(c) => c,
-            None => self
-                .parse(OTEL_EXPORTER_OTLP_COMPRESSION, compression_rule, parse_compression)?
-                .unwrap_or(OtlpCompression::None),
-        };
-        let certificate_rule = "the path of a readable PEM file with at least one certificate";
-        let read_pem = |path: &str| {
-            std::fs::read(path)
-                .ok()
-                .filter(|pem| String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----"))
-        };
-        let ca_certificate = match self.parse(signal.certificate_var, certificate_rule, read_pem)? {
-            Some(pem) => Some(pem),
-            None => self.parse(OTEL_EXPORTER_OTLP_CERTIFICATE, certificate_rule, read_pem)?,
-        };
+        let timeout = value(self.first_set(
+            [signal.timeout_var, OTEL_EXPORTER_OTLP_TIMEOUT],
+            POSITIVE_MILLIS,
+            parse_positive_millis,
+        )?)
+        .unwrap_or(Duration::from_secs(10));
+        let compression = value(self.first_set(
+            [signal.compression_var, OTEL_EXPORTER_OTLP_COMPRESSION],
+            "`gzip` or `none`",
+            parse_compression,
+        )?)
+        .unwrap_or(OtlpCompression::None);
+        let ca_certificate = value(self.first_set(
+            [signal.certificate_var, OTEL_EXPORTER_OTLP_CERTIFICATE],
+            "the path of a readable PEM file with at least one certificate",
+            read_pem(CERTIFICATE_PEM),
+        )?);
         let client_identity = self.client_identity(signal, used)?;
-        Ok(OtlpSignalConfig {
+        let config = OtlpSignalConfig {
             endpoint,
             protocol,
             headers,
@@ -348,38 +368,25 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             compression,
             ca_certificate,
             client_identity,
-        })
+        };
+        Ok((config, origin))
     }
 
     /// The client certificate and its key (mTLS), per signal or generic; one without the other
     /// is an error naming the one given.
     fn client_identity(&self, signal: Signal, used: bool) -> Result<Option<Vec<u8>>, TelemetryError> {
-        let read = |marker: &'static str| {
-            move |path: &str| {
-                std::fs::read(path).ok().filter(|pem| String::from_utf8_lossy(pem).contains(marker))
-            }
-        };
-        let certificate_rule = "the path of a readable PEM file with the client's certificate (chain)";
-        let key_rule = "the path of a readable PEM file with the client's private key";
-        let certificate = match self.parse(
-            signal.client_certificate_var,
-            certificate_rule,
-            read("-----BEGIN CERTIFICATE-----"),
-        )? {
-            Some(pem) => Some((signal.client_certificate_var, pem)),
-            None => self
-                .parse(
-                    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
-                    certificate_rule,
-                    read("-----BEGIN CERTIFICATE-----"),
-                )?
-                .map(|pem| (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, pem)),
-        };
-        let key = match self.parse(signal.client_key_var, key_rule, read("PRIVATE KEY-----"))? {
-            Some(pem) => Some((signal.client_key_var, pem)),
-            None => self
-                .parse(OTEL_EXPORTER_OTLP_CLIENT_KEY, key_rule, read("PRIVATE KEY-----"))?
-                .map(|pem| (OTEL_EXPORTER_OTLP_CLIENT_KEY, pem)),
+        let certificate = self.first_set(
+            [signal.client_certificate_var, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE],
+            "the path of a readable PEM file with the client's certificate (chain)",
+            read_pem(CERTIFICATE_PEM),
+        )?;
+        let key = self.first_set(
+            [signal.client_key_var, OTEL_EXPORTER_OTLP_CLIENT_KEY],
+            "the path of a readable PEM file with the client's private key",
+            read_pem("PRIVATE KEY-----"),
+        )?;
+        let half = |variable: &'static str, expected: &str| {
+            Err(invalid(variable, &self.get(variable).unwrap_or_default(), expected))
         };
         match (certificate, key) {
             (None, None) => Ok(None),
@@ -390,18 +397,35 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 certificate.extend_from_slice(&key);
                 Ok(Some(certificate))
             }
-            (Some((variable, _)), None) => Err(invalid(
+            (Some((variable, _)), None) => half(
                 variable,
-                &self.get(variable).unwrap_or_default(),
                 "a client certificate together with its key (OTEL_EXPORTER_OTLP_[SIGNAL_]CLIENT_KEY)",
-            )),
-            (None, Some((variable, _))) => Err(invalid(
+            ),
+            (None, Some((variable, _))) => half(
                 variable,
-                &self.get(variable).unwrap_or_default(),
                 "a client key together with its certificate (OTEL_EXPORTER_OTLP_[SIGNAL_]CLIENT_CERTIFICATE)",
-            )),
+            ),
         }
     }
+}
+
+/// The value of what [`Env::first_set`] found, without the variable.
+fn value<T>(found: Option<(&'static str, T)>) -> Option<T> {
+    found.map(|(_, value)| value)
+}
+
+/// What a PEM file of certificates contains.
+const CERTIFICATE_PEM: &str = "-----BEGIN CERTIFICATE-----";
+
+/// Reads the PEM file at a path, if it holds `marker`.
+fn read_pem(marker: &'static str) -> impl Fn(&str) -> Option<Vec<u8>> {
+    move |path| std::fs::read(path).ok().filter(|pem| String::from_utf8_lossy(pem).contains(marker))
+}
+
+const POSITIVE_MILLIS: &str = "a whole number of milliseconds greater than 0, e.g. 5000";
+
+fn parse_positive_millis(value: &str) -> Option<Duration> {
+    value.parse::<u64>().ok().filter(|ms| *ms > 0).map(Duration::from_millis)
 }
 
 fn default_endpoint(base: Option<&str>, protocol: OtlpProtocol, signal: Signal) -> String {
@@ -525,14 +549,6 @@ impl TelemetryConfig {
                 &format!("at most OTEL_BSP_MAX_QUEUE_SIZE ({})", batch.max_queue_size),
             ));
         }
-        // Which setting an endpoint came from, so that what `init` finds wrong with it names that.
-        let origin = |signal: &Signal| {
-            [signal.endpoint_var, OTEL_EXPORTER_OTLP_ENDPOINT].into_iter().find(|v| env.get(v).is_some())
-        };
-        let endpoint_origins = [
-            origin(&METRICS).unwrap_or("the default OTLP metrics endpoint"),
-            origin(&TRACES).unwrap_or("the default OTLP traces endpoint"),
-        ];
         // The general attribute limit stands in for the span's, events' and links' own.
         let attributes = env.limit(OTEL_ATTRIBUTE_COUNT_LIMIT)?;
         let defaults = opentelemetry_sdk::trace::SpanLimits::default();
@@ -557,7 +573,10 @@ impl TelemetryConfig {
         };
         // The periodic reader's export timeout bounds each metrics export, as
         // OTEL_BSP_EXPORT_TIMEOUT bounds span exports: it caps the OTLP metrics timeout.
-        let mut otlp_metrics = env.otlp_signal(METRICS, metrics_exporter == MetricsExporter::Otlp)?;
+        let (mut otlp_metrics, metrics_origin) =
+            env.otlp_signal(METRICS, metrics_exporter == MetricsExporter::Otlp)?;
+        let (otlp_traces, traces_origin) =
+            env.otlp_signal(TRACES, traces_exporter == TracesExporter::Otlp)?;
         if let Some(timeout) = env.positive_millis(OTEL_METRIC_EXPORT_TIMEOUT)? {
             otlp_metrics.timeout = otlp_metrics.timeout.min(timeout);
         }
@@ -565,7 +584,8 @@ impl TelemetryConfig {
             catalog: &contextd_metrics::contextd::CATALOG,
             span_limits,
             catalog_chosen: false,
-            endpoint_origins,
+            // What set each endpoint, so that what `init` finds wrong with one names it.
+            endpoint_origins: [metrics_origin, traces_origin],
             disabled,
             service_version: attribute("service.version"),
             environment: env.get(OTEL_ENVIRONMENT),
@@ -574,7 +594,7 @@ impl TelemetryConfig {
             metrics_exporter,
             traces_exporter,
             otlp_metrics,
-            otlp_traces: env.otlp_signal(TRACES, traces_exporter == TracesExporter::Otlp)?,
+            otlp_traces,
             metric_export_interval: env
                 .positive_millis(OTEL_METRIC_EXPORT_INTERVAL)?
                 .unwrap_or(Duration::from_millis(60_000)),
